@@ -1,0 +1,117 @@
+"""From a workflow's step list to pipeline stages: validate, prepare, plan, wrap.
+
+Planning inserts a *decode* stage where bytes meet a picture step and an *encode* stage where
+a picture meets a byte consumer, so a chain of picture steps decodes once and encodes once.
+The decode stage gets the size hint of the first picture step after it, for shrink-on-load.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from bridge import Stage, StageContext
+from steps.api import FrameKind, ResourceLoader, StepContext, StepDefinition
+from steps.errors import StepConfigError
+
+
+@dataclass(frozen=True)
+class ConfiguredStep:
+    """A step definition with validated parameters and its prepared resources."""
+
+    label: str
+    definition: StepDefinition
+    params: BaseModel
+    resources: Any = None
+
+    @property
+    def consumes(self) -> FrameKind:
+        """Frame kind the step reads."""
+        return self.definition.consumes
+
+    @property
+    def produces(self) -> FrameKind:
+        """Frame kind the step writes."""
+        return self.definition.produces
+
+
+def format_validation_error(prefix: str, error: ValidationError) -> str:
+    """One line per problem, each naming the field path under ``prefix``."""
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in (prefix, *item["loc"]) if part != "")
+        problems.append(f"{path}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def configure_step(
+    definition: StepDefinition, raw_params: Mapping[str, Any] | None, *, label: str | None = None
+) -> ConfiguredStep:
+    """Validate ``raw_params`` against the step's model; errors name the bad field."""
+    name = label or definition.name
+    try:
+        params = definition.params_model.model_validate(dict(raw_params or {}))
+    except ValidationError as exc:
+        raise StepConfigError(format_validation_error(name, exc)) from None
+    return ConfiguredStep(label=name, definition=definition, params=params)
+
+
+async def prepare_step(step: ConfiguredStep, loader: ResourceLoader) -> ConfiguredStep:
+    """Run the step's one-time ``setup`` (e.g. load a logo) and keep its result."""
+    if step.definition.setup is None:
+        return step
+    resources = await step.definition.setup(step.params, loader)
+    return replace(step, resources=resources)
+
+
+def plan_steps(
+    steps: Sequence[ConfiguredStep], *, image_options: Mapping[str, Any] | None = None
+) -> list[ConfiguredStep]:
+    """Insert decode/encode stages so frame kinds match from bytes in to bytes out."""
+    planned: list[ConfiguredStep] = []
+    current: FrameKind = "bytes"
+    for index, step in enumerate(steps):
+        if current != step.consumes:
+            planned.append(_converter(current, steps[index:], image_options))
+        planned.append(step)
+        current = step.produces
+    if current != "bytes":
+        planned.append(_converter(current, (), image_options))
+    return planned
+
+
+def _converter(
+    current: FrameKind, following: Sequence[ConfiguredStep], image_options: Mapping[str, Any] | None
+) -> ConfiguredStep:
+    from steps.image import DECODE, ENCODE
+
+    if current == "picture":
+        return configure_step(ENCODE, {}, label="encode")
+    options = dict(image_options or {})
+    hint = next(
+        (s.definition.size_hint(s.params) for s in following if s.consumes == "picture"), None
+    )
+    if hint is not None:
+        options.setdefault("target_size", hint)
+    return configure_step(DECODE, options, label="decode")
+
+
+def to_stage(step: ConfiguredStep, log: logging.LoggerAdapter[logging.Logger]) -> Stage:
+    """Wrap a configured step as a bridge stage bound to an execution's logger."""
+    step_log = logging.LoggerAdapter(log.logger, {**(log.extra or {}), "step": step.label})
+
+    async def run(stage: StageContext) -> None:
+        context = StepContext(
+            name=step.label,
+            params=step.params,
+            log=step_log,
+            resources=step.resources,
+            stage=stage,
+        )
+        await step.definition.function(context)
+
+    return Stage(name=step.label, run=run)
