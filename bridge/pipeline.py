@@ -216,9 +216,10 @@ async def _run_stage(
         metrics.status = StageStatus.CANCELLED
         raise
     except BaseException as exc:
+        original = root_cause(exc)
         metrics.status = StageStatus.FAILED
-        metrics.extra["error"] = f"{type(exc).__name__}: {exc}"
-        run.failures.append((name, exc))
+        metrics.extra["error"] = f"{type(original).__name__}: {original}"
+        run.failures.append((name, original))
         raise
     else:
         metrics.status = StageStatus.SUCCEEDED
@@ -228,6 +229,19 @@ async def _run_stage(
             outgoing.close_sender()
         if incoming is not None:
             incoming.close_receiver()
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The first original error inside (nested) exception groups, knock-on errors last."""
+    if not isinstance(error, BaseExceptionGroup):
+        return error
+    leaves = [root_cause(inner) for inner in error.exceptions]
+    for leaf in leaves:
+        if not isinstance(leaf, KNOCK_ON_ERRORS) and not isinstance(
+            leaf, anyio.get_cancelled_exc_class()
+        ):
+            return leaf
+    return leaves[0] if leaves else error
 
 
 async def _abort(sink: Sink[Any]) -> None:

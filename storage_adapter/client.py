@@ -1,0 +1,90 @@
+"""The boto3 S3 client factory, and the worker-thread gateway every call goes through.
+
+Credentials come from boto3's normal chain (environment, ``AWS_PROFILE``, config files);
+the endpoint from ``endpoint_url`` or ``AWS_ENDPOINT_URL``. botocore's ``standard`` retry
+mode already retries 5xx answers and throttling; only errors in the middle of a response
+body need our own retries (see :mod:`storage_adapter.retry`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import anyio
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+T = TypeVar("T")
+
+ChecksumWhen = Literal["when_supported", "when_required"]
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How to reach an S3-compatible store.
+
+    For Huawei OBS use ``endpoint_url="https://obs.<region>.myhuaweicloud.com"`` and
+    ``request_checksum_calculation="when_required"`` /
+    ``response_checksum_validation="when_required"``.
+    """
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    max_pool_connections: int = 32
+    io_concurrency: int = 16
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_attempts: int = 5
+    request_checksum_calculation: ChecksumWhen = "when_supported"
+    response_checksum_validation: ChecksumWhen = "when_supported"
+
+
+def make_s3_client(settings: StorageSettings) -> S3Client:
+    """A thread-safe boto3 S3 client configured from ``settings``."""
+    config = Config(
+        region_name=settings.region,
+        retries={"mode": "standard", "max_attempts": settings.max_attempts},
+        max_pool_connections=max(settings.max_pool_connections, settings.io_concurrency + 2),
+        connect_timeout=settings.connect_timeout,
+        read_timeout=settings.read_timeout,
+        s3={"addressing_style": settings.addressing_style},
+        request_checksum_calculation=settings.request_checksum_calculation,
+        response_checksum_validation=settings.response_checksum_validation,
+    )
+    session = boto3.session.Session(profile_name=settings.profile)
+    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+
+
+class StorageIO:
+    """Runs blocking boto3 calls in worker threads, at most ``io_concurrency`` at once."""
+
+    def __init__(self, client: S3Client, *, io_concurrency: int = 16) -> None:
+        self.client = client
+        self.io_concurrency = io_concurrency
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @classmethod
+    def from_settings(cls, settings: StorageSettings) -> StorageIO:
+        """A gateway over a new client made from ``settings``."""
+        return cls(make_s3_client(settings), io_concurrency=settings.io_concurrency)
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        """The capacity limiter shared by every call of this gateway."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.io_concurrency)
+        return self._limiter
+
+    async def call(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``function(*args, **kwargs)`` in a worker thread under the I/O limit."""
+        return await anyio.to_thread.run_sync(
+            functools.partial(function, *args, **kwargs), limiter=self.limiter
+        )

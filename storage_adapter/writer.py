@@ -1,0 +1,235 @@
+"""Multipart output written while it is still being produced, committed only when told.
+
+:class:`MultipartWriter` is a pipeline sink. ``consume`` cuts incoming frames into parts of
+``part_size`` and uploads up to ``parts_in_flight`` at once; it never completes the upload.
+The runner calls ``commit()`` when every stage succeeded — it uploads the last (short) part
+and completes — or ``abort()`` on any failure. Output smaller than one part is written with a
+single PutObject at commit (nothing is visible before), and an empty output is an empty object.
+
+Memory: at most ``part_size`` (the part being filled, plus one frame) + ``parts_in_flight ×
+part_size`` (parts being uploaded).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import anyio
+from botocore.exceptions import ClientError
+
+from storage_adapter.client import StorageIO
+from storage_adapter.errors import InvalidRequest, map_client_error
+from storage_adapter.objects import WriteResult, strip_etag
+from storage_adapter.retry import RetryPolicy
+from storage_adapter.streams import SinkContext
+
+logger = logging.getLogger(__name__)
+
+MIN_PART_SIZE = 5 * 1024**2
+MAX_PART_SIZE = 5 * 1024**3
+MAX_PARTS = 10_000
+DEFAULT_PART_SIZE = 8 * 1024**2
+DEFAULT_PARTS_IN_FLIGHT = 2
+
+UploadCallback = Callable[[str | None], Awaitable[None]]
+
+
+def clamp_part_size(part_size: int) -> int:
+    """``part_size`` within S3's limits (5 MiB to 5 GiB), with a warning when changed."""
+    clamped = min(max(part_size, MIN_PART_SIZE), MAX_PART_SIZE)
+    if clamped != part_size:
+        logger.warning("part size %d is outside S3's limits; using %d", part_size, clamped)
+    return clamped
+
+
+class MultipartWriter:
+    """Writes a stream of byte frames to ``s3://bucket/key``; a bridge ``Sink``."""
+
+    name = "write"
+
+    def __init__(
+        self,
+        io: StorageIO,
+        bucket: str,
+        key: str,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        on_upload_changed: UploadCallback | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if parts_in_flight < 1:
+            raise ValueError("parts_in_flight must be at least 1")
+        self.io = io
+        self.bucket = bucket
+        self.key = key
+        self.part_size = clamp_part_size(part_size)
+        self.parts_in_flight = parts_in_flight
+        self.content_type = content_type or "application/octet-stream"
+        self.metadata = dict(metadata or {})
+        self.retry = retry or RetryPolicy()
+        self._on_upload_changed = on_upload_changed
+        self.upload_id: str | None = None
+        self._parts: dict[int, str] = {}
+        self._parts_started = 0
+        self._tail = b""
+        self._size = 0
+        self._consumed = False
+        self._finished = False
+        #: Wall-clock time the first part finished uploading (None if none was).
+        self.first_part_uploaded_at: float | None = None
+
+    async def consume(self, ctx: SinkContext) -> None:
+        """Upload full parts as frames arrive; keep the short tail for ``commit``."""
+        buffer = bytearray()
+        in_flight = anyio.Semaphore(self.parts_in_flight)
+        async with anyio.create_task_group() as group:
+            async for frame in ctx.input:
+                buffer += frame
+                self._size += len(frame)
+                while len(buffer) >= self.part_size:
+                    part = bytes(buffer[: self.part_size])
+                    del buffer[: self.part_size]
+                    await in_flight.acquire()
+                    number = await self._next_part_number()
+                    group.start_soon(self._upload_part_then_release, number, part, in_flight, ctx)
+        self._tail = bytes(buffer)
+        self._consumed = True
+
+    async def commit(self) -> WriteResult:
+        """Upload the last part and complete (or PutObject a small output); idempotent."""
+        if not self._consumed:
+            raise RuntimeError("commit() before consume() finished")
+        if self.upload_id is None:
+            response = await self.io.call(
+                self._call,
+                self.io.client.put_object,
+                "PutObject",
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=self._tail,
+                ContentType=self.content_type,
+                Metadata=self.metadata,
+            )
+            self._finished = True
+            return WriteResult(
+                bucket=self.bucket,
+                key=self.key,
+                etag=strip_etag(response.get("ETag")),
+                size=self._size,
+                parts=0,
+                version_id=response.get("VersionId"),
+            )
+        if self._tail:
+            number = await self._next_part_number()
+            await self._upload_part(number, self._tail)
+        parts = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(self._parts.items())]
+        response = await self._with_retry(
+            self._call,
+            self.io.client.complete_multipart_upload,
+            "CompleteMultipartUpload",
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": parts},
+        )
+        self._finished = True
+        await self._notify(None)
+        return WriteResult(
+            bucket=self.bucket,
+            key=self.key,
+            etag=strip_etag(response.get("ETag")),
+            size=self._size,
+            parts=len(parts),
+            version_id=response.get("VersionId"),
+        )
+
+    async def abort(self) -> None:
+        """Abort the multipart upload if one was created; nothing becomes visible."""
+        if self.upload_id is None or self._finished:
+            return
+        upload_id = self.upload_id
+        await self._with_retry(
+            self._call,
+            self.io.client.abort_multipart_upload,
+            "AbortMultipartUpload",
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=upload_id,
+        )
+        self._finished = True
+        await self._notify(None)
+
+    async def _next_part_number(self) -> int:
+        if self.upload_id is None:
+            await self._create()
+        self._parts_started += 1
+        number = self._parts_started
+        if number > MAX_PARTS:
+            raise InvalidRequest(
+                f"output s3://{self.bucket}/{self.key} needs more than {MAX_PARTS} parts; "
+                "raise part_size",
+                bucket=self.bucket,
+                key=self.key,
+            )
+        return number
+
+    async def _create(self) -> None:
+        response = await self._with_retry(
+            self._call,
+            self.io.client.create_multipart_upload,
+            "CreateMultipartUpload",
+            Bucket=self.bucket,
+            Key=self.key,
+            ContentType=self.content_type,
+            Metadata=self.metadata,
+        )
+        self.upload_id = response["UploadId"]
+        await self._notify(self.upload_id)
+
+    async def _upload_part_then_release(
+        self, number: int, data: bytes, in_flight: anyio.Semaphore, ctx: SinkContext
+    ) -> None:
+        try:
+            await self._upload_part(number, data)
+        finally:
+            in_flight.release()
+        ctx.metrics.extra["parts_uploaded"] = len(self._parts)
+        if self.first_part_uploaded_at is not None:
+            ctx.metrics.extra["first_part_uploaded_at"] = self.first_part_uploaded_at
+
+    async def _upload_part(self, number: int, data: bytes) -> None:
+        response = await self._with_retry(
+            self._call,
+            self.io.client.upload_part,
+            "UploadPart",
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        self._parts[number] = response["ETag"]
+        if self.first_part_uploaded_at is None:
+            self.first_part_uploaded_at = time.time()
+
+    async def _with_retry(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        async for attempt in self.retry.retrying():
+            with attempt:
+                return await self.io.call(function, *args, **kwargs)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    async def _notify(self, upload_id: str | None) -> None:
+        if self._on_upload_changed is not None:
+            await self._on_upload_changed(upload_id)
+
+    def _call(self, method: Callable[..., Any], action: str, **params: Any) -> Any:
+        try:
+            return method(**params)
+        except ClientError as exc:
+            raise map_client_error(exc, bucket=self.bucket, key=self.key, action=action) from exc
