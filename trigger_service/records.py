@@ -1,0 +1,143 @@
+"""The execution record: the JSON users read over HTTP and from ``bucketstream run``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from bridge import StageMetrics
+
+
+class ExecutionStatus(StrEnum):
+    """queued → running → succeeded | failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def final(self) -> bool:
+        """Whether the execution has ended."""
+        return self in {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED}
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def new_execution_id() -> str:
+    """A new execution id (time-sortable UUIDv7-like hex would also do; uuid4 is enough)."""
+    return uuid.uuid4().hex
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _from_timestamp(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectRef(_Record):
+    """An input or output object."""
+
+    bucket: str
+    key: str
+    etag: str | None = None
+    size: int | None = None
+    version_id: str | None = None
+
+
+class ErrorInfo(_Record):
+    """Why an execution failed: a stable code, a message to act on, the step at fault."""
+
+    code: str
+    message: str
+    step: str | None = None
+    transient: bool = False
+
+
+class StepRecord(_Record):
+    """One stage's progress and metrics."""
+
+    name: str
+    status: str = "pending"
+    bytes_in: int = 0
+    bytes_out: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    send_blocked_seconds: float = 0.0
+    receive_blocked_seconds: float = 0.0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    first_output_at: datetime | None = None
+    last_input_at: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_metrics(cls, metrics: StageMetrics) -> StepRecord:
+        """A record of a bridge stage's live metrics."""
+        return cls(
+            name=metrics.name,
+            status=str(metrics.status),
+            bytes_in=metrics.bytes_in,
+            bytes_out=metrics.bytes_out,
+            frames_in=metrics.frames_in,
+            frames_out=metrics.frames_out,
+            send_blocked_seconds=round(metrics.send_blocked_seconds, 6),
+            receive_blocked_seconds=round(metrics.receive_blocked_seconds, 6),
+            started_at=_from_timestamp(metrics.started_at),
+            finished_at=_from_timestamp(metrics.finished_at),
+            first_output_at=_from_timestamp(metrics.first_output_at),
+            last_input_at=_from_timestamp(metrics.last_input_at),
+            details={k: v for k, v in metrics.extra.items() if _is_json_scalar(v)},
+        )
+
+    @field_serializer("started_at", "finished_at", "first_output_at", "last_input_at")
+    def _times(self, value: datetime | None) -> str | None:
+        return _iso(value)
+
+
+class ExecutionRecord(_Record):
+    """One execution of a workflow on one object version."""
+
+    id: str = Field(default_factory=new_execution_id)
+    workflow: str
+    status: ExecutionStatus = ExecutionStatus.QUEUED
+    input: ObjectRef
+    output: ObjectRef | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    error: ErrorInfo | None = None
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utc_now)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    #: Where the execution came from (``api``, ``webhook``, ``sqs``, ``cli``...).
+    source: str = "api"
+    #: The open multipart upload, while one is open (for crash recovery).
+    upload_id: str | None = None
+    idempotency_key: str | None = None
+
+    @field_serializer("created_at", "started_at", "finished_at")
+    def _times(self, value: datetime | None) -> str | None:
+        return _iso(value)
+
+    def public(self) -> dict[str, Any]:
+        """The JSON document of the HTTP API and the CLI."""
+        return self.model_dump(mode="json", exclude={"idempotency_key"})
+
+
+def _is_json_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)

@@ -1,0 +1,78 @@
+"""Sinks that also stream the output to a caller (synchronous executions)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bridge import StageContext, StageMetrics
+from storage_adapter import MultipartWriter, WriteResult
+
+FrameCallback = Callable[[bytes], Awaitable[None]]
+
+
+class _TeeInput:
+    def __init__(self, source: AsyncIterator[Any], tee: FrameCallback) -> None:
+        self._source = source
+        self._tee = tee
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self
+
+    async def __anext__(self) -> Any:
+        frame = await self._source.__anext__()
+        await self._tee(bytes(frame))
+        return frame
+
+
+@dataclass
+class _TeeContext:
+    input: AsyncIterator[Any]
+    metrics: StageMetrics
+
+
+class TeeSink:
+    """Forwards every output frame to ``tee`` before the writer takes it."""
+
+    def __init__(self, writer: MultipartWriter, tee: FrameCallback) -> None:
+        self.writer = writer
+        self.name = writer.name
+        self._tee = tee
+
+    async def consume(self, ctx: StageContext) -> None:
+        """Stream each frame to the caller, then to the writer."""
+        await self.writer.consume(_TeeContext(_TeeInput(ctx.input, self._tee), ctx.metrics))
+
+    async def commit(self) -> WriteResult:
+        """Commit the writer's upload."""
+        return await self.writer.commit()
+
+    async def abort(self) -> None:
+        """Abort the writer's upload."""
+        await self.writer.abort()
+
+
+class StreamOnlySink:
+    """Streams the output to ``tee`` and stores nothing (``?store=false``)."""
+
+    name = "respond"
+
+    def __init__(self, bucket: str, key: str, tee: FrameCallback) -> None:
+        self._bucket = bucket
+        self._key = key
+        self._tee = tee
+        self._size = 0
+
+    async def consume(self, ctx: StageContext) -> None:
+        """Stream each frame to the caller."""
+        async for frame in ctx.input:
+            self._size += len(frame)
+            await self._tee(bytes(frame))
+
+    async def commit(self) -> WriteResult:
+        """Nothing to make visible; reports what was streamed."""
+        return WriteResult(bucket=self._bucket, key=self._key, etag=None, size=self._size, parts=0)
+
+    async def abort(self) -> None:
+        """Nothing to discard."""
