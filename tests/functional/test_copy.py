@@ -132,3 +132,42 @@ def test_object_overwritten_while_read_fails_with_object_changed(
     assert isinstance(caught.value.error, ObjectChanged)
     assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0) == 0
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_range_failing_mid_body_once_is_retried(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    from tests.faults import Fault, Request, fault_proxy
+
+    digest = _put_random(s3, bucket, "in/flaky.bin", 20 * MiB)
+    failed_ranges: set[str] = set()
+
+    def reset_each_range_once(request: Request) -> Fault | None:
+        range_header = request.headers.get("Range")
+        if request.method == "GET" and range_header and range_header not in failed_ranges:
+            failed_ranges.add(range_header)
+            return Fault(reset_after_bytes=1000)
+        return None
+
+    with fault_proxy(moto_endpoint, reset_each_range_once) as (url, log):
+        result = anyio.run(_copy, url, bucket, "in/flaky.bin", "out/flaky.bin")
+    assert len(log.injected) == 5
+    assert result.size == 20 * MiB
+    assert _sha256_of(s3, bucket, "out/flaky.bin") == digest
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_server_ignoring_range_fails_clearly(s3: S3Client, bucket: str, moto_endpoint: str) -> None:
+    from tests.faults import Fault, Request, fault_proxy
+
+    _put_random(s3, bucket, "in/norange.bin", 6 * MiB)
+
+    def drop_range(request: Request) -> Fault | None:
+        return Fault(strip_headers=("Range",)) if request.method == "GET" else None
+
+    with fault_proxy(moto_endpoint, drop_range) as (url, log), pytest.raises(StageFailed) as caught:
+        anyio.run(_copy, url, bucket, "in/norange.bin", "out/norange.bin")
+    assert log.injected
+    assert caught.value.error.__class__.__name__ == "UnexpectedResponse"
+    assert "206" in str(caught.value.error)
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0) == 0
