@@ -11,9 +11,12 @@ from typing import NoReturn
 import anyio
 import click
 
+from bridge import StageFailed
 from storage_adapter import StorageIO
 from trigger_service.engine import ExecutionEngine
 from trigger_service.errors import TriggerServiceError
+from trigger_service.failures import error_info
+from trigger_service.process import process_file
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.resources import StorageResourceLoader, parse_s3_url
 from trigger_service.settings import storage_from_env, transfer_from_env
@@ -68,3 +71,39 @@ def run(
         _fail(exc.message, exc.code)
     click.echo(json.dumps(record.public(), indent=2))
     sys.exit(0 if record.status is ExecutionStatus.SUCCEEDED else 1)
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workflow", "workflow_name", required=True, help="Workflow name in the file.")
+@click.option("--endpoint-url", default=None, help="S3 endpoint for s3:// resources (logos).")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+def process(
+    config: Path, workflow_name: str, endpoint_url: str | None, source: Path, destination: Path
+) -> None:
+    """Run a workflow's steps on the local file SOURCE, writing DESTINATION.
+
+    Uses the same streaming pipeline as a bucket execution. On bad input it exits 1 with the
+    error code and message on stderr and leaves no DESTINATION behind.
+    """
+    if not source.is_file():
+        _fail(f"input file {source} does not exist", "NoSuchFile")
+    if source.resolve() == destination.resolve():
+        _fail("SOURCE and DESTINATION must differ: originals are never modified")
+    io = StorageIO.from_settings(storage_from_env(endpoint_url=endpoint_url))
+
+    async def execute() -> dict[str, object]:
+        workflows = await prepare_workflows(
+            load_workflows(config), StorageResourceLoader(io, base_dir=config.parent)
+        )
+        return await process_file(workflows.get(workflow_name), source, destination)
+
+    try:
+        summary = anyio.run(execute)
+    except TriggerServiceError as exc:
+        _fail(exc.message, exc.code)
+    except StageFailed as exc:
+        error = error_info(exc)
+        _fail(f"{error.message} (step {error.step})", error.code)
+    click.echo(json.dumps(summary, indent=2))
