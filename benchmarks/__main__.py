@@ -1,0 +1,39 @@
+"""``python -m benchmarks --mode quick|full|smoke [--only NAME,...] [--out FILE]``.
+
+Prints one JSON document on stdout, a short table on stderr, and writes the document to
+``benchmarks/results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.context import MODES
+from benchmarks.runner import run_all, table, write
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run, report; exit status 0 even when goals are missed."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--mode", choices=MODES, default="quick")
+    parser.add_argument("--only", default="", help="comma-separated scenario names")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument(
+        "--stock-moto",
+        action="store_true",
+        help="run moto unchanged (ranged GETs then read the whole object: very slow)",
+    )
+    args = parser.parse_args(argv)
+    only = [name.strip() for name in args.only.split(",") if name.strip()] or None
+    document = run_all(args.mode, only, stock_moto=args.stock_moto)
+    write(document, args.out)
+    print(table(document), file=sys.stderr)
+    print(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

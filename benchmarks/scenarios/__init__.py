@@ -1,0 +1,28 @@
+"""The scenarios, in the order they run (and in order of priority)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.context import Context
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named benchmark: ``run(ctx)`` returns its JSON entry."""
+
+    name: str
+    run: Callable[[Context], dict[str, Any]]
+
+
+def all_scenarios() -> list[Scenario]:
+    """Every scenario, in running order."""
+    from benchmarks.scenarios import copy, memory_flat, overlap
+
+    return [
+        Scenario("copy", copy.run),
+        Scenario("memory_flat", memory_flat.run),
+        Scenario("overlap", overlap.run),
+    ]

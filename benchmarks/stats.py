@@ -1,0 +1,60 @@
+"""Summaries of repeated measurements: median and spread, and ratios measured side by side."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+MB = 1_000_000
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+
+def summary(values: Sequence[float], *, digits: int = 4) -> dict[str, Any]:
+    """Median, min, max and interquartile range of ``values`` (each run kept as given)."""
+    if not values:
+        return {"n": 0, "median": None, "min": None, "max": None, "iqr": None, "values": []}
+    ordered = sorted(values)
+    if len(ordered) >= 2:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1 = q3 = ordered[0]
+    return {
+        "n": len(ordered),
+        "median": round(statistics.median(ordered), digits),
+        "min": round(ordered[0], digits),
+        "max": round(ordered[-1], digits),
+        "iqr": round(q3 - q1, digits),
+        "values": [round(v, digits) for v in values],
+    }
+
+
+def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> dict[str, Any]:
+    """Per-run ratios ``a[i] / b[i]`` (each pair measured in the same run), summarised."""
+    pairs = [a / b for a, b in zip(numerators, denominators, strict=True) if b > 0]
+    return summary(pairs)
+
+
+def goal(
+    metric: str, value: float | None, op: str, target: float, unit: str = ""
+) -> dict[str, Any]:
+    """One goal and whether ``value`` meets it (``op`` is ``<=`` or ``>=``)."""
+    if op not in ("<=", ">=", "<"):
+        raise ValueError(f"unknown comparison {op!r}")
+    met: bool | None
+    if value is None:
+        met = None
+    elif op == "<=":
+        met = value <= target
+    elif op == "<":
+        met = value < target
+    else:
+        met = value >= target
+    text = f"{metric} {op} {target}{(' ' + unit) if unit else ''}"
+    return {"metric": metric, "op": op, "target": target, "value": value, "met": met, "goal": text}
+
+
+def all_met(goals: Sequence[dict[str, Any]]) -> bool:
+    """True when every goal was evaluated and met."""
+    return bool(goals) and all(g["met"] is True for g in goals)
