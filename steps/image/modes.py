@@ -171,6 +171,9 @@ def frames_for_format(
             picture = replace(picture, icc_profile=None)
     background = picture.options.background
     frames = [for_format(frame, pillow_format, background) for frame in picture.frames]
+    for frame in frames:  # savers fall back to frame.info (ImageCms puts its profile there)
+        for key in [key for key in frame.info if key != "transparency"]:
+            del frame.info[key]
     icc = picture.icc_profile
     if icc is not None:
         wanted = _ICC_SPACE.get(frames[0].mode)
