@@ -21,6 +21,7 @@ from steps.configure import (
 )
 from steps.errors import (
     EmptyInput,
+    EncodeFailed,
     ImageTooLarge,
     InputError,
     InvalidCompressedData,
@@ -54,6 +55,7 @@ __all__ = [
     "AnyParams",
     "ConfiguredStep",
     "EmptyInput",
+    "EncodeFailed",
     "FrameKind",
     "GzipParams",
     "ImageTooLarge",

@@ -6,6 +6,7 @@ can act on::
     StepError                       code
     ├── StepConfigError             InvalidStepConfig   (workflow load: bad params, missing logo)
     ├── StepNotFound                UnknownStep         (unknown name or import path)
+    ├── EncodeFailed                EncodeFailed        (a picture cannot be written as chosen)
     └── InputError                  (bad input: fails the execution, never retried)
         ├── EmptyInput              EmptyInput
         ├── InvalidImage            InvalidImage
@@ -40,6 +41,12 @@ class StepNotFound(StepConfigError):
     """A step name or ``module:function`` path that resolves to nothing."""
 
     code = "UnknownStep"
+
+
+class EncodeFailed(StepError):
+    """A picture cannot be written in the chosen format (e.g. too wide for JPEG)."""
+
+    code = "EncodeFailed"
 
 
 class InputError(StepError):

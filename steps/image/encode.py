@@ -24,7 +24,7 @@ import anyio.to_thread
 from PIL import Image, PngImagePlugin
 
 from steps.api import StepContext, StepDefinition
-from steps.errors import StepError
+from steps.errors import EncodeFailed
 from steps.image.exif import EXIF_HEADER, ORIENTATION_TAG, remove_tag
 from steps.image.formats import WRITABLE_FORMATS
 from steps.image.modes import frames_for_format
@@ -40,12 +40,6 @@ _ANIMATABLE = frozenset({"GIF", "PNG", "WEBP", "AVIF"})
 _ICC_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "AVIF", "TIFF"})
 _EXIF_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "AVIF", "TIFF"})
 _XMP_FORMATS = frozenset({"JPEG", "WEBP", "AVIF"})
-
-
-class EncodeFailed(StepError):
-    """Pillow could not write the picture in the chosen format."""
-
-    code = "EncodeFailed"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from steps.errors import EncodeFailed
 from steps.image import (
     CHUNK_SIZE,
     ChunkWriter,
@@ -14,7 +15,7 @@ from steps.image import (
     decode_bytes,
     encode_picture,
 )
-from steps.image.encode import EncodeFailed, target_format
+from steps.image.encode import target_format
 from tests.unit.test_image_samples import encode, noise, open_bytes, srgb_profile
 
 
