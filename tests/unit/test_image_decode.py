@@ -314,3 +314,27 @@ def test_draft_makes_a_24_megapixel_decode_much_cheaper(big_jpeg: bytes) -> None
     assert eighth_size == (750, 500)
     assert quarter_time < full_time / 2
     assert eighth_time < full_time / 2
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "BMP"])
+def test_png_and_bmp_decode_streams_too(fmt: str) -> None:
+    data = encode(noise((800, 600)), fmt)
+    reader = ChunkReader.over([data[i : i + 65536] for i in range(0, len(data), 65536)])
+    progress = DecodeProgress()
+    decode_stream(reader, DecodeParams(), progress)
+    assert progress.streamed
+    assert len(data) > 1_000_000
+    assert reader.peak_buffered <= 4 * 65536
+
+
+def test_progressive_jpeg_is_drafted_too() -> None:
+    data = encode(noise((1200, 800)), "JPEG", progressive=True)
+    assert decode_bytes(data, DecodeParams(target_size=(100, 100))).size == (150, 100)
+
+
+def test_gif_keeps_the_whole_file_for_random_access() -> None:
+    data = animated_gif()
+    reader = ChunkReader.over([data[i : i + 100] for i in range(0, len(data), 100)])
+    progress = DecodeProgress()
+    decode_stream(reader, DecodeParams(), progress)
+    assert not progress.streamed

@@ -207,3 +207,17 @@ async def test_waiting_decode_does_not_hold_a_cpu_token(
         assert open_bytes(fast.output).size == (800, 533)
         stall.set()
     assert open_bytes(results[0]).size == (800, 533)
+
+
+async def test_failure_downstream_cancels_a_decode_waiting_for_input(photo: bytes) -> None:
+    @dataclass
+    class FailingSink(MemorySink):
+        async def consume(self, ctx: StageContext) -> None:
+            raise RuntimeError("storage is gone")
+
+    stall = anyio.Event()  # never set: the download hangs after its first chunk
+    sink = FailingSink()
+    with anyio.fail_after(5), pytest.raises(StageFailed) as caught:
+        await run(ChunkSource(photo, wait_for=stall), PHOTO_STEPS, sink)
+    assert caught.value.stage == "sink"
+    assert sink.aborted and not sink.committed
