@@ -1,0 +1,203 @@
+"""Helpers for the service tests: configs, a running service with an HTTP client, test steps.
+
+The step ``gate`` is referenced from workflows by import path
+(``tests.functional.service_support:gate``): it holds every frame until the test opens the
+gate named by its ``name`` parameter.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+from steps import StepContext
+from storage_adapter import StorageSettings
+from trigger_service.api import create_app
+from trigger_service.engine import TransferSettings
+from trigger_service.records import ExecutionRecord
+from trigger_service.service import Service, ServiceConfig, open_service
+from trigger_service.sqs import SqsSettings
+from trigger_service.store import ExecutionStore
+from trigger_service.workflow import Workflows, parse_workflows
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+MiB = 1024 * 1024
+
+#: Gates of the ``gate`` step by name; create them inside the test's event loop.
+GATES: dict[str, anyio.Event] = {}
+
+
+async def gate(ctx: StepContext) -> None:
+    """Forward every chunk once the gate named ``ctx.params.name`` is open."""
+    await GATES[ctx.params.name].wait()
+    async for chunk in ctx.input:
+        await ctx.write(chunk)
+
+
+def unique(prefix: str) -> str:
+    """A short unique name (buckets, queues, gates)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def workflows(bucket: str, **specs: dict[str, Any]) -> Workflows:
+    """Workflows from ``name=spec`` dicts; ``spec`` may omit the trigger bucket."""
+    data: dict[str, Any] = {"workflows": {}}
+    for name, spec in specs.items():
+        spec = dict(spec)
+        spec.setdefault("trigger", {})
+        spec["trigger"] = {"bucket": bucket, **spec["trigger"]}
+        spec.setdefault("output", {"bucket": bucket, "key": "processed/{key}"})
+        data["workflows"][name] = spec
+    return parse_workflows(data)
+
+
+def archive_workflows(bucket: str) -> Workflows:
+    """``archive``: gzip ``incoming/`` into ``archived/{key}.gz`` of the same bucket."""
+    return workflows(
+        bucket,
+        archive={
+            "trigger": {"prefix": "incoming/"},
+            "steps": [{"gzip": {"level": 1}}],
+            "output": {"bucket": bucket, "key": "archived/{key}.gz"},
+            "retry": {"attempts": 2, "backoff_seconds": 0},
+        },
+    )
+
+
+def config(endpoint: str, flows: Workflows, **overrides: Any) -> ServiceConfig:
+    """A small, fast service configuration against the moto server."""
+    base = ServiceConfig(
+        workflows=flows,
+        storage=StorageSettings(endpoint_url=endpoint, region="us-east-1", addressing_style="path"),
+        transfer=TransferSettings(
+            chunk_size=256 * 1024, read_ahead=2, part_size=5 * MiB, parts_in_flight=2
+        ),
+        concurrency=2,
+        queue_size=16,
+        sqs=SqsSettings(wait_seconds=1, visibility_timeout=10, redelivery_delay=1),
+        progress_interval=0.05,
+    )
+    return replace(base, **overrides)
+
+
+@asynccontextmanager
+async def running(
+    cfg: ServiceConfig, *, store: ExecutionStore | None = None
+) -> AsyncIterator[tuple[Service, httpx.AsyncClient]]:
+    """A running service and an HTTP client talking to its app in process."""
+    async with open_service(cfg, store=store) as service:
+        app = create_app(service=service)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield service, client
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], *, within: float = 20, interval: float = 0.05
+) -> None:
+    """Poll ``check`` until it is true; fails after ``within`` seconds (a deadlock guard)."""
+    with anyio.fail_after(within):
+        while True:
+            if await check():
+                return
+            await anyio.sleep(interval)
+
+
+async def wait_final(client: httpx.AsyncClient, execution_id: str) -> dict[str, Any]:
+    """The execution record once it is final, read over HTTP."""
+    record: dict[str, Any] = {}
+
+    async def final() -> bool:
+        nonlocal record
+        record = (await client.get(f"/executions/{execution_id}")).json()
+        return record["status"] in {"succeeded", "failed"}
+
+    await wait_until(final)
+    return record
+
+
+def s3_notification(
+    bucket: str,
+    key: str,
+    *,
+    etag: str | None,
+    size: int | None = None,
+    event: str = "ObjectCreated:Put",
+) -> dict[str, Any]:
+    """An AWS-shaped S3 notification body for one object."""
+    obj: dict[str, Any] = {"key": key.replace(" ", "+")}
+    if etag is not None:
+        obj["eTag"] = etag
+    if size is not None:
+        obj["size"] = size
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-01-01T00:00:00.000Z",
+                "eventName": event,
+                "s3": {"bucket": {"name": bucket}, "object": obj},
+            }
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue receiving a bucket's ObjectCreated notifications."""
+
+    url: str
+    arn: str
+
+
+def notify_queue(s3: S3Client, sqs: SQSClient, bucket: str) -> Queue:
+    """Create a queue and point ``bucket``'s ObjectCreated notifications at it."""
+    url = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    return Queue(url, arn)
+
+
+def queue_size(sqs: SQSClient, url: str) -> int:
+    """Messages visible plus in flight."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def open_uploads(s3: S3Client, bucket: str) -> list[str]:
+    """Keys of the multipart uploads still open in ``bucket``."""
+    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
+
+
+def records_of(payload: dict[str, Any]) -> list[ExecutionRecord]:
+    """The execution records of a ``POST /events`` answer."""
+    return [ExecutionRecord.model_validate(r) for r in payload["executions"]]
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes."""
+    return json.dumps(value).encode()

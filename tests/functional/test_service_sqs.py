@@ -1,0 +1,284 @@
+"""The real trigger path: bucket → SQS notification (moto server) → poller → execution."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from storage_adapter import StorageSettings
+from tests.faults import Decide, Fault, Request, fault_proxy
+from tests.functional.service_support import (
+    MiB,
+    archive_workflows,
+    config,
+    notify_queue,
+    queue_size,
+    running,
+    unique,
+    wait_final,
+    wait_until,
+    workflows,
+)
+from trigger_service.sqs import SqsSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+pytestmark = pytest.mark.anyio
+
+READ_TIMEOUT = 1.5
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _executions(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    response = await client.get("/executions", params={"limit": "100", **params})
+    assert response.status_code == 200
+    executions: list[dict[str, Any]] = response.json()["executions"]
+    return executions
+
+
+async def test_object_put_runs_the_workflow_and_deletes_the_message(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    queue = notify_queue(s3, sqs, bucket)
+    cfg = config(moto_endpoint, archive_workflows(bucket), queue_urls=(queue.url,))
+    payload = os.urandom(1 * MiB) + b"tail"
+    async with running(cfg) as (_, client):
+        s3.put_object(Bucket=bucket, Key="incoming/photo one.bin", Body=payload)
+
+        async def started() -> bool:
+            return len(await _executions(client)) == 1
+
+        await wait_until(started)
+        (summary,) = await _executions(client)
+        record = await wait_final(client, summary["id"])
+        assert record["status"] == "succeeded", record["error"]
+        assert record["source"] == "sqs"
+        assert record["input"]["key"] == "incoming/photo one.bin"
+        assert record["input"]["size"] == len(payload)
+        assert record["attempts"] == 1
+        steps = {step["name"]: step for step in record["steps"]}
+        assert list(steps) == ["read", "gzip", "write"]
+        assert steps["read"]["bytes_out"] == len(payload)
+        assert steps["gzip"]["bytes_in"] == len(payload)
+        assert steps["write"]["bytes_in"] == record["output"]["size"]
+        assert all(step["status"] == "succeeded" for step in steps.values())
+
+        output = s3.get_object(Bucket=bucket, Key=record["output"]["key"])
+        assert output["Metadata"]["bucketstream-execution"] == record["id"]
+        assert gzip.decompress(output["Body"].read()) == payload
+
+        async def drained() -> bool:
+            return queue_size(sqs, queue.url) == 0
+
+        # The S3 test event, the object's event and the output's own event: all acknowledged.
+        await wait_until(drained)
+        assert len(await _executions(client)) == 1
+        metrics = (await client.get("/metrics")).text
+        assert 'bucketstream_executions_total{status="succeeded",workflow="archive"} 1.0' in metrics
+        assert 'bucketstream_sqs_messages_total{outcome="deleted"}' in metrics
+
+
+async def test_multipart_upload_double_event_starts_one_execution(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    queue = notify_queue(s3, sqs, bucket)
+    cfg = config(moto_endpoint, archive_workflows(bucket), queue_urls=(queue.url,))
+    key = "incoming/big.bin"
+    parts = [os.urandom(5 * MiB), os.urandom(1024)]
+    async with running(cfg) as (service, client):
+        upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        etags = [
+            s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=data)["ETag"]
+            for n, data in enumerate(parts, start=1)
+        ]
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload,
+            MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]
+            },
+        )
+
+        async def drained() -> bool:
+            return queue_size(sqs, queue.url) == 0 and service.executor.running == 0
+
+        await wait_until(drained)
+        (summary,) = await _executions(client)
+        record = await wait_final(client, summary["id"])
+        assert record["status"] == "succeeded"
+        output = s3.head_object(Bucket=bucket, Key=record["output"]["key"])
+        assert output["Metadata"]["bucketstream-execution"] == record["id"]
+        metrics = (await client.get("/metrics")).text
+        assert 'bucketstream_events_total{outcome="duplicate",source="sqs"} 1.0' in metrics
+        assert 'bucketstream_events_total{outcome="started",source="sqs"} 1.0' in metrics
+
+
+async def test_an_output_landing_on_another_trigger_starts_nothing(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    queue = notify_queue(s3, sqs, bucket)
+    chain = workflows(
+        bucket,
+        stage={
+            "trigger": {"prefix": "incoming/"},
+            "steps": ["passthrough"],
+            "output": {"bucket": bucket, "key": "staged/{name}"},
+        },
+        publish={
+            "trigger": {"prefix": "staged/"},
+            "steps": ["passthrough"],
+            "output": {"bucket": bucket, "key": "final/{name}"},
+        },
+    )
+    cfg = config(moto_endpoint, chain, queue_urls=(queue.url,))
+    async with running(cfg) as (service, client):
+        s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+
+        async def settled() -> bool:
+            executions = await _executions(client)
+            return (
+                queue_size(sqs, queue.url) == 0
+                and len(executions) == 1
+                and executions[0]["status"] == "succeeded"
+            )
+
+        await wait_until(settled)
+        (record,) = await _executions(client)
+        assert record["workflow"] == "stage"
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="final/").get("KeyCount") == 0
+        assert service.executor.queued == 0
+        metrics = (await client.get("/metrics")).text
+        assert 'bucketstream_events_total{outcome="ignored",source="sqs"}' in metrics
+
+
+def _failing_engine_heads(bucket: str, fail: Callable[[int], bool]) -> Decide:
+    """Time out the HEADs of ``incoming/x.bin`` whose 1-based count ``fail`` picks.
+
+    Per delivery the router HEADs first (odd counts), then the engine pins the object
+    (even counts): failing even counts fails the execution, never the routing. The client's
+    read timeout is shorter than the delay, so the HEAD fails like a storage outage would.
+    """
+    heads: list[str] = []
+
+    def decide(request: Request) -> Fault | None:
+        if request.method == "HEAD" and request.path.startswith(f"/{bucket}/incoming/x.bin"):
+            heads.append(request.path)
+            if fail(len(heads)):
+                return Fault(delay_seconds=READ_TIMEOUT + 1)
+        return None
+
+    return decide
+
+
+def _through_proxy(proxy: str, moto_endpoint: str, bucket: str, queue: str, **kw: Any) -> Any:
+    flows = workflows(
+        bucket,
+        copy={
+            "trigger": {"prefix": "incoming/"},
+            "steps": ["passthrough"],
+            "output": {"bucket": bucket, "key": "out/{name}"},
+            "retry": {"attempts": 1, "backoff_seconds": 0},
+        },
+    )
+    storage = StorageSettings(
+        endpoint_url=proxy,
+        region="us-east-1",
+        addressing_style="path",
+        max_attempts=0,
+        read_timeout=READ_TIMEOUT,
+    )
+    return config(
+        moto_endpoint,
+        flows,
+        storage=storage,
+        sqs_endpoint_url=moto_endpoint,
+        queue_urls=(queue,),
+        **kw,
+    )
+
+
+async def test_transient_failure_is_retried_on_redelivery_then_deleted(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    queue = notify_queue(s3, sqs, bucket)
+    decide = _failing_engine_heads(bucket, lambda n: n == 2)
+    with fault_proxy(moto_endpoint, decide) as (proxy, log):
+        cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url)
+        async with running(cfg) as (_, client):
+            s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+
+            async def succeeded() -> bool:
+                executions = await _executions(client)
+                return bool(executions) and executions[0]["status"] == "succeeded"
+
+            await wait_until(succeeded)
+            (record,) = await _executions(client)
+            assert record["attempts"] == 2
+            assert len(log.injected) == 1
+
+            async def drained() -> bool:
+                return queue_size(sqs, queue.url) == 0
+
+            await wait_until(drained)
+            metrics = (await client.get("/metrics")).text
+            assert 'bucketstream_sqs_messages_total{outcome="redelivered"} 1.0' in metrics
+
+
+async def test_message_is_deleted_after_max_receive_and_the_failure_recorded(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    queue = notify_queue(s3, sqs, bucket)
+    decide = _failing_engine_heads(bucket, lambda n: n % 2 == 0)
+    settings = SqsSettings(wait_seconds=1, visibility_timeout=10, redelivery_delay=1, max_receive=2)
+    with fault_proxy(moto_endpoint, decide) as (proxy, log):
+        cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url, sqs=settings)
+        async with running(cfg) as (service, client):
+            s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+
+            async def gave_up() -> bool:
+                return len(log.injected) == 2 and queue_size(sqs, queue.url) == 0
+
+            await wait_until(gave_up)
+            (record,) = await _executions(client)
+            assert record["status"] == "failed"
+            assert record["error"]["code"] == "StorageUnavailable"
+            assert record["error"]["transient"] is True
+            assert record["attempts"] == 2
+            assert service.executor.queued == 0
+            assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount") == 0
+
+
+async def test_unparseable_message_is_dropped(
+    sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    url = sqs.create_queue(QueueName=unique("junk"))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="this is not a notification")
+    cfg = config(moto_endpoint, archive_workflows(bucket), queue_urls=(url,))
+    async with running(cfg) as (_, client):
+
+        async def dropped() -> bool:
+            return queue_size(sqs, url) == 0
+
+        await wait_until(dropped)
+        metrics = (await client.get("/metrics")).text
+        assert 'bucketstream_sqs_messages_total{outcome="dropped"} 1.0' in metrics
+
+
+def test_sqs_settings_are_validated() -> None:
+    with pytest.raises(ValueError):
+        SqsSettings(wait_seconds=21)
+    with pytest.raises(ValueError):
+        replace(SqsSettings(), max_receive=0)

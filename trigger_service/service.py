@@ -1,0 +1,162 @@
+"""The running service: its configuration and the objects one instance is made of.
+
+:func:`open_service` builds them in order — storage gateway, prepared workflows, execution
+store, engine, executor, router, intake, SQS pollers — recovers what a previous run left
+unfinished, and runs the executor and the pollers in one task group until the context exits
+(then running executions are cancelled: their uploads are aborted, and they are resumed at
+the next start like after a crash).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import boto3
+from anyio.abc import TaskGroup
+from botocore.config import Config
+
+from storage_adapter import StorageIO, StorageSettings
+from trigger_service.auth import RequestAuth
+from trigger_service.engine import ExecutionEngine, TransferSettings
+from trigger_service.executor import Executor
+from trigger_service.intake import Intake
+from trigger_service.metrics import ServiceMetrics
+from trigger_service.resources import StorageResourceLoader
+from trigger_service.routing import Router
+from trigger_service.sqs import SqsPoller, SqsSettings
+from trigger_service.store import ExecutionStore
+from trigger_service.store_sqlite import SQLiteExecutionStore
+from trigger_service.workflow import Workflows, prepare_workflows
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+logger = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+
+
+def default_concurrency() -> int:
+    """Two executions per CPU core (they mostly wait on storage)."""
+    return 2 * (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything one service instance needs."""
+
+    workflows: Workflows
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    transfer: TransferSettings = field(default_factory=TransferSettings)
+    #: SQLite file of the execution store; None keeps it in memory (lost at exit).
+    store_path: str | Path | None = None
+    #: Directory that relative resource paths in the workflow file are read from.
+    base_dir: Path | None = None
+    concurrency: int = field(default_factory=default_concurrency)
+    #: Executions accepted and waiting at most; beyond it POSTs answer 429.
+    queue_size: int = 256
+    retry_after_seconds: int = 1
+    queue_urls: tuple[str, ...] = ()
+    #: SQS endpoint; None uses the storage endpoint (moto, LocalStack) or AWS's default.
+    sqs_endpoint_url: str | None = None
+    sqs: SqsSettings = field(default_factory=SqsSettings)
+    auth: RequestAuth = field(default_factory=RequestAuth)
+    #: Largest JSON or notification body accepted (413 beyond).
+    max_body_bytes: int = 1 * MiB
+    #: Largest raw-bytes body of a synchronous execution (413 beyond).
+    max_upload_bytes: int = 5 * 1024 * MiB
+    progress_interval: float = 0.5
+
+
+@dataclass
+class Service:
+    """One running instance: what the HTTP API and the pollers work with."""
+
+    config: ServiceConfig
+    workflows: Workflows
+    io: StorageIO
+    store: ExecutionStore
+    engine: ExecutionEngine
+    executor: Executor
+    router: Router
+    intake: Intake
+    metrics: ServiceMetrics
+    task_group: TaskGroup
+
+
+def make_sqs_client(config: ServiceConfig) -> SQSClient:
+    """A boto3 SQS client whose read timeout outlasts a long poll."""
+    storage = config.storage
+    session = boto3.session.Session(profile_name=storage.profile)
+    return session.client(
+        "sqs",
+        endpoint_url=config.sqs_endpoint_url or storage.endpoint_url,
+        region_name=storage.region,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": storage.max_attempts},
+            connect_timeout=storage.connect_timeout,
+            read_timeout=config.sqs.wait_seconds + storage.read_timeout,
+        ),
+    )
+
+
+@asynccontextmanager
+async def open_service(
+    config: ServiceConfig, *, store: ExecutionStore | None = None
+) -> AsyncIterator[Service]:
+    """Start a service instance; it stops when the context exits."""
+    io = StorageIO.from_settings(config.storage)
+    loader = StorageResourceLoader(io, base_dir=config.base_dir)
+    workflows = await prepare_workflows(config.workflows, loader)
+    store = store or SQLiteExecutionStore(config.store_path)
+    await store.open()
+    try:
+        metrics = ServiceMetrics()
+        engine = ExecutionEngine(io, config.transfer, progress_interval=config.progress_interval)
+        executor = Executor(
+            engine,
+            store,
+            workflows,
+            concurrency=config.concurrency,
+            queue_size=config.queue_size,
+            metrics=metrics,
+            retry_after=config.retry_after_seconds,
+        )
+        router = Router(workflows, io)
+        intake = Intake(workflows, router, store, executor, metrics)
+        await executor.recover(io)
+        async with anyio.create_task_group() as group:
+            await group.start(executor.run)
+            if config.queue_urls:
+                sqs_client = make_sqs_client(config)
+                for url in config.queue_urls:
+                    poller = SqsPoller(
+                        sqs_client, url, intake, executor, settings=config.sqs, metrics=metrics
+                    )
+                    group.start_soon(poller.run)
+            service = Service(
+                config=config,
+                workflows=workflows,
+                io=io,
+                store=store,
+                engine=engine,
+                executor=executor,
+                router=router,
+                intake=intake,
+                metrics=metrics,
+                task_group=group,
+            )
+            try:
+                yield service
+            finally:
+                group.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await store.close()
