@@ -74,7 +74,7 @@ _SIGNATURES = (
     ("ICO", lambda p: p.startswith(b"\x00\x00\x01\x00")),
     ("QOI", lambda p: p.startswith(b"qoif")),
     ("DDS", lambda p: p.startswith(b"DDS ")),
-    ("SVG", lambda p: p.lstrip().startswith((b"<svg", b"<?xml"))),
+    ("SVG or XML", lambda p: p.lstrip().startswith((b"<svg", b"<?xml"))),
 )
 
 
