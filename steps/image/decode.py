@@ -144,8 +144,18 @@ def draft_request(
 def decode_stream(
     reader: ChunkReader, params: DecodeParams, progress: DecodeProgress | None = None
 ) -> Picture:
-    """Decode the image ``reader`` delivers; raises a typed :class:`InputError` on bad input."""
+    """Decode the image ``reader`` delivers; raises a typed :class:`InputError` on bad input.
+
+    The reader is released afterwards: Pillow's image objects may keep a reference to it.
+    """
     progress = progress if progress is not None else DecodeProgress()
+    try:
+        return _decode(reader, params, progress)
+    finally:
+        reader.release()
+
+
+def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress) -> Picture:
     if reader.is_empty():
         raise EmptyInput("the object is empty (0 bytes): there is no image to decode")
     with _pillow_errors(reader, params.formats):

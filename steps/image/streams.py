@@ -108,6 +108,13 @@ class ChunkReader(io.RawIOBase):
         """From the next seek on, release bytes more than LOOKBACK behind the position."""
         self._stream_after_seek = True
 
+    def release(self) -> None:
+        """Drop every byte held and stop fetching (decoded frames may still point here)."""
+        self._buffer = bytearray()
+        self._base = self._pos = 0
+        self._eof = True
+        self._fetch = _nothing
+
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes (all that is left if negative); short only at end of stream."""
         if size is None or size < 0:
@@ -184,6 +191,10 @@ class ChunkReader(io.RawIOBase):
         if release >= LOOKBACK:
             del self._buffer[:release]
             self._base += release
+
+
+def _nothing() -> bytes | None:
+    return None
 
 
 class ChunkWriter(io.RawIOBase):

@@ -336,5 +336,8 @@ def test_gif_keeps_the_whole_file_for_random_access() -> None:
     data = animated_gif()
     reader = ChunkReader.over([data[i : i + 100] for i in range(0, len(data), 100)])
     progress = DecodeProgress()
-    decode_stream(reader, DecodeParams(), progress)
+    picture = decode_stream(reader, DecodeParams(), progress)
     assert not progress.streamed
+    assert reader.peak_buffered >= len(data)
+    assert reader.buffered == 0  # released: the picture does not keep the compressed file
+    assert len(picture.frames) == 4
