@@ -18,6 +18,7 @@ from steps.image import (
     encode_bytes,
     fit_within,
 )
+from steps.image.modes import cmyk_to_rgb
 from tests.unit.test_image_samples import (
     GREEN,
     RED,
@@ -279,3 +280,22 @@ def test_exif_orientation_from_png_exif_chunk() -> None:
     assert out.size == (60, 40)
     left, right = corner_colours(out)
     assert close(left, RED) and close(right, GREEN)
+
+
+def test_cmyk_with_a_mismatched_profile_is_converted_plainly() -> None:
+    cmyk = Image.new("CMYK", (20, 20), (0, 255, 255, 0))
+    out = run(encode(cmyk, "JPEG", icc_profile=srgb_profile()), format="png")
+    assert out.mode == "RGB"
+    assert "icc_profile" not in out.info  # an RGB profile never described CMYK pixels
+    assert close(out.getpixel((5, 5)), RED)  # type: ignore[arg-type]
+
+
+def test_unusable_cmyk_profile_is_noted_and_dropped() -> None:
+    fake = bytearray(srgb_profile())
+    fake[16:20] = b"CMYK"  # claims CMYK, holds RGB tags: LittleCMS cannot use it
+    cmyk = Image.new("CMYK", (20, 20), (0, 255, 255, 0))
+    picture = decode_bytes(encode(cmyk, "JPEG", icc_profile=bytes(fake)))
+    converted = cmyk_to_rgb(picture)
+    assert converted.image.mode == "RGB" and converted.icc_profile is None
+    assert any("CMYK profile unusable" in note for note in converted.notes)
+    assert close(converted.image.getpixel((5, 5)), RED)  # type: ignore[arg-type]
