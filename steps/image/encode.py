@@ -108,8 +108,9 @@ def encode_picture(picture: Picture, writer: ChunkWriter) -> EncodeResult:
     """Write ``picture`` to ``writer`` and emit its last frame."""
     pillow_format = target_format(picture)
     picture = upright(picture)
-    frames, icc = frames_for_format(picture, pillow_format)
+    frames, icc, conversion_notes = frames_for_format(picture, pillow_format)
     args, notes = save_arguments(picture, pillow_format, frames, icc)
+    notes = conversion_notes + notes
     with _encoder_errors(pillow_format):
         if pillow_format == "TIFF":
             buffer = io.BytesIO()

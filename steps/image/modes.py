@@ -161,8 +161,10 @@ def to_srgb(picture: Picture) -> Picture:
 
 def frames_for_format(
     picture: Picture, pillow_format: str
-) -> tuple[list[Image.Image], bytes | None]:
-    """The frames to save in ``pillow_format`` and the ICC profile that still describes them."""
+) -> tuple[list[Image.Image], bytes | None, tuple[str, ...]]:
+    """The frames to save in ``pillow_format``, the ICC profile that still describes them, and
+    notes on what the conversion had to give up."""
+    known = len(picture.notes)
     picture = cmyk_to_rgb(picture)
     if picture.options.strip == "all":
         try:
@@ -179,4 +181,4 @@ def frames_for_format(
         wanted = _ICC_SPACE.get(frames[0].mode)
         if wanted is None or icc_space(icc) != wanted:
             icc = None
-    return frames, icc
+    return frames, icc, picture.notes[known:]

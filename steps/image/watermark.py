@@ -215,7 +215,10 @@ async def watermark(ctx: StepContext) -> None:
     resources = ctx.resources if ctx.resources is not None else _text_only(params)
     async for frame in ctx.input:
         picture = expect_picture(frame, ctx.name)
-        await ctx.write(await run_cpu(watermark_picture, picture, resources))
+        marked = await run_cpu(watermark_picture, picture, resources)
+        for note in marked.notes[len(picture.notes) :]:
+            ctx.log.warning("watermark: %s", note)
+        await ctx.write(marked)
 
 
 def _render_text(prepared: PreparedText, picture_width: int) -> Image.Image:
