@@ -341,3 +341,14 @@ def test_gif_keeps_the_whole_file_for_random_access() -> None:
     assert reader.peak_buffered >= len(data)
     assert reader.buffered == 0  # released: the picture does not keep the compressed file
     assert len(picture.frames) == 4
+
+
+def test_pillow_globals_are_left_alone() -> None:
+    from PIL import ImageFile
+
+    limit = Image.MAX_IMAGE_PIXELS
+    decode_bytes(encode(noise((40, 30)), "JPEG"), DecodeParams(max_pixels=10_000))
+    with pytest.raises(ImageTooLarge):
+        decode_bytes(encode(noise((400, 300)), "JPEG"), DecodeParams(max_pixels=10_000))
+    assert limit == Image.MAX_IMAGE_PIXELS
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
