@@ -120,7 +120,8 @@ async def upload_stream(
         key=result.key,
         etag=result.etag,
         size=result.size,
-        version_id=result.version_id,
+        # "null" is an unversioned bucket's version id; pinning reads to it is pointless.
+        version_id=result.version_id if result.version_id != "null" else None,
     )
 
 
