@@ -117,8 +117,14 @@ class DecodeProgress:
     streamed: bool = False
 
     def as_extra(self, reader: ChunkReader | None = None) -> dict[str, Any]:
-        """Entries for ``StageMetrics.extra``, prefixed ``decode_``."""
-        data = {f"decode_{key}": value for key, value in asdict(self).items()}
+        """Entries for ``StageMetrics.extra``, prefixed ``decode_``; sizes as width and height."""
+        data: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, tuple):
+                name = key.removesuffix("_size")
+                data[f"decode_{name}_width"], data[f"decode_{name}_height"] = value
+            else:
+                data[f"decode_{key}"] = value
         if reader is not None:
             data["decode_peak_buffered_bytes"] = reader.peak_buffered
             data["decode_input_ended_at"] = reader.ended_at

@@ -118,8 +118,8 @@ async def test_photo_through_the_pipeline(photo: bytes) -> None:
     assert by_name["compress"].frames_in == 1 and by_name["watermark"].frames_out == 1
     assert by_name["encode"].frames_in == 1  # encoded once
     extra = by_name["decode"].extra
-    assert extra["decode_declared_size"] == (2400, 1600)
-    assert extra["decode_decoded_size"] == (1200, 800)  # shrink-on-load at 1/2
+    assert (extra["decode_declared_width"], extra["decode_declared_height"]) == (2400, 1600)
+    assert (extra["decode_decoded_width"], extra["decode_decoded_height"]) == (1200, 800)
     assert extra["decode_peak_buffered_bytes"] <= 4 * CHUNK_SIZE  # never the whole file
     assert by_name["encode"].extra["encode_format"] == "JPEG"
 
