@@ -179,14 +179,19 @@ class ExecutionEngine:
         sink = self._sink(workflow, record, output_key, tee, store_output, report)
         metrics.extend(StageMetrics(stage.name) for stage in stages)
         metrics.append(StageMetrics(sink.name))
+        failure: Exception | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._report_periodically, report)
             try:
                 result = await run_pipeline(
                     stages, sink, capacity=transfer.channel_capacity, metrics=metrics
                 )
+            except Exception as exc:  # re-raised below, outside the group: not wrapped
+                failure = exc
             finally:
                 group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
         return result.output
 
     def _sink(

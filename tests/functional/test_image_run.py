@@ -92,11 +92,6 @@ def test_bad_image_fails_and_writes_nothing(
     assert not s3.list_multipart_uploads(Bucket=bucket).get("Uploads")
 
 
-@pytest.mark.xfail(
-    reason="the engine runs the pipeline inside its progress task group, which wraps "
-    "StageFailed in an ExceptionGroup: the record says InternalError",
-    strict=False,
-)
 def test_bad_image_error_code_reaches_the_record(
     s3: S3Client, bucket: str, config: Path, moto_endpoint: str
 ) -> None:
