@@ -19,6 +19,7 @@ from trigger_service.failures import error_info
 from trigger_service.process import process_file
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.resources import StorageResourceLoader, parse_s3_url
+from trigger_service.serve import serve
 from trigger_service.settings import storage_from_env, transfer_from_env
 from trigger_service.workflow import load_workflows, prepare_workflows
 
@@ -107,3 +108,6 @@ def process(
         error = error_info(exc)
         _fail(f"{error.message} (step {error.step})", error.code)
     click.echo(json.dumps(summary, indent=2))
+
+
+main.add_command(serve)
