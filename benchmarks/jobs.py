@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,40 @@ from typing import Any
 import anyio
 
 from benchmarks.moto_server import REGION, s3_client
+
+
+class OperationTimer:
+    """Counts a boto3 client's S3 calls and their time (headers received, for GETs)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: dict[str, list[float]] = {}
+
+    def attach(self, client: Any) -> OperationTimer:
+        """Start timing every call ``client`` makes."""
+        client.meta.events.register("before-call.s3", self._before)
+        client.meta.events.register("after-call.s3", self._after)
+        return self
+
+    def _before(self, context: dict[str, Any], **_: Any) -> None:
+        context["bench_began"] = time.perf_counter()
+
+    def _after(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        began = context.get("bench_began")
+        if began is not None:
+            with self._lock:
+                self.calls.setdefault(model.name, []).append(time.perf_counter() - began)
+
+    def seconds(self, operation: str) -> float:
+        """Total seconds spent in ``operation`` (summed over concurrent calls)."""
+        return sum(self.calls.get(operation, []))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Calls and summed seconds per operation."""
+        return {
+            name: {"calls": len(times), "seconds": round(sum(times), 4)}
+            for name, times in sorted(self.calls.items())
+        }
 
 
 def workflow_document(
@@ -66,13 +101,14 @@ def stage_timeline(record: Any, origin: float) -> list[dict[str, Any]]:
 def run_workflow(params: dict[str, Any]) -> dict[str, Any]:
     """One execution of a workflow on ``s3://bucket/key`` through :class:`ExecutionEngine`."""
     from storage_adapter import StorageIO, StorageSettings
-    from trigger_service.engine import ExecutionEngine
+    from trigger_service.engine import ExecutionEngine, TransferSettings
     from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
     from trigger_service.resources import StorageResourceLoader
     from trigger_service.workflow import parse_workflows, prepare_workflows
 
     logging.basicConfig(level=logging.ERROR)
     io = StorageIO.from_settings(StorageSettings(endpoint_url=params["endpoint"], region=REGION))
+    timer = OperationTimer().attach(io.client)
     document = workflow_document(
         "bench",
         params["bucket"],
@@ -93,7 +129,8 @@ def run_workflow(params: dict[str, Any]) -> dict[str, Any]:
             source="benchmark",
         )
         began = time.time()
-        done = await ExecutionEngine(io).execute(workflow, record)
+        transfer = TransferSettings(**params.get("transfer", {}))
+        done = await ExecutionEngine(io, transfer).execute(workflow, record)
         return done, began, time.time()
 
     record, began, ended = anyio.run(execute)
@@ -102,6 +139,8 @@ def run_workflow(params: dict[str, Any]) -> dict[str, Any]:
     return {
         "seconds": ended - began,
         "output_size": record.output.size if record.output else None,
+        "complete_seconds": timer.seconds("CompleteMultipartUpload"),
+        "operations": timer.as_dict(),
         "stages": stage_timeline(record, began),
     }
 
@@ -109,6 +148,7 @@ def run_workflow(params: dict[str, Any]) -> dict[str, Any]:
 def transfer_manager_copy(params: dict[str, Any]) -> dict[str, Any]:
     """boto3's ``download_fileobj`` to a temporary file, then ``upload_fileobj`` of it."""
     client = s3_client(params["endpoint"])
+    timer = OperationTimer().attach(client)
     with tempfile.NamedTemporaryFile(dir=params.get("tmpdir")) as handle:
         began = time.perf_counter()
         client.download_fileobj(params["bucket"], params["key"], handle)
@@ -121,4 +161,6 @@ def transfer_manager_copy(params: dict[str, Any]) -> dict[str, Any]:
         "seconds": ended - began,
         "download_seconds": downloaded - began,
         "upload_seconds": ended - downloaded,
+        "complete_seconds": timer.seconds("CompleteMultipartUpload"),
+        "operations": timer.as_dict(),
     }

@@ -46,8 +46,14 @@ def run_job(
     *,
     timeout: float = 900.0,
     env: dict[str, str] | None = None,
+    server_pid: int | None = None,
 ) -> JobResult:
-    """Run ``target(params)`` in ``python -m benchmarks.job`` and return its result."""
+    """Run ``target(params)`` in ``python -m benchmarks.job`` and return its result.
+
+    With ``server_pid``, the CPU seconds that process spent meanwhile are added to the result
+    as ``server_cpu_seconds`` (the storage server's share of the work).
+    """
+    server_cpu = _cpu_seconds(server_pid)
     spec = json.dumps({"target": target, "params": params})
     child_env = set_credentials(dict(os.environ))
     child_env.update(env or {})
@@ -64,6 +70,22 @@ def run_job(
         if line.startswith(MARKER):
             if completed.returncode != 0:
                 break
-            return JobResult(json.loads(line[len(MARKER) :]))
+            data = json.loads(line[len(MARKER) :])
+            after = _cpu_seconds(server_pid)
+            if server_cpu is not None and after is not None:
+                data["server_cpu_seconds"] = round(after - server_cpu, 3)
+            return JobResult(data)
     tail = (completed.stderr or completed.stdout)[-2000:]
     raise JobFailed(f"job {target} exited with {completed.returncode}: {tail}")
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        import psutil
+
+        times = psutil.Process(pid).cpu_times()
+    except Exception:
+        return None
+    return float(times.user + times.system)

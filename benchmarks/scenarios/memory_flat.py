@@ -25,7 +25,7 @@ def run(ctx: Context) -> dict[str, Any]:
     flat_pair: tuple[int, int] = ctx.pick(
         (2 * MiB, 8 * MiB), (64 * MiB, 256 * MiB), (256 * MiB, GiB)
     )
-    runs: int = ctx.pick(1, 2, 2)
+    runs: int = ctx.pick(1, 1, 2)
     client = ctx.client()
     bucket = new_bucket(client)
     raw: list[dict[str, Any]] = []
