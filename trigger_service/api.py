@@ -123,7 +123,7 @@ def _authenticate(request: Request, body: bytes | None) -> None:
     _service(request).config.auth.check(request.headers, body)
 
 
-async def post_events(request: Request) -> Response:
+async def _post_events(request: Request) -> Response:
     """A storage notification in any supported shape."""
     service = _service(request)
     body = await read_body(request, service.config.max_body_bytes)
@@ -138,14 +138,14 @@ async def post_events(request: Request) -> Response:
     return JSONResponse(content, status_code=202 if accepted.executions else 200)
 
 
-async def get_execution(request: Request) -> Response:
+async def _get_execution(request: Request) -> Response:
     """One execution record."""
     _authenticate(request, b"")
     record = await _service(request).store.get(request.path_params["execution_id"])
     return JSONResponse(record.public())
 
 
-async def list_executions(request: Request) -> Response:
+async def _list_executions(request: Request) -> Response:
     """Execution records, newest first, one page at a time."""
     _authenticate(request, b"")
     query = request.query_params
@@ -171,7 +171,7 @@ async def list_executions(request: Request) -> Response:
     )
 
 
-async def post_execution(request: Request) -> Response:
+async def _post_execution(request: Request) -> Response:
     """Start a workflow on one object (deduplicated like events)."""
     service = _service(request)
     body = await read_body(request, service.config.max_body_bytes)
@@ -187,7 +187,7 @@ async def post_execution(request: Request) -> Response:
     )
 
 
-async def post_sync_execution(request: Request) -> Response:
+async def _post_sync_execution(request: Request) -> Response:
     """Run a workflow now and stream its output back as it is produced."""
     service = _service(request)
     workflow = service.workflows.get(request.path_params["name"])
@@ -265,7 +265,7 @@ class SyncExecutionResponse(StreamingResponse):
                 await self._chunks.aclose()
 
 
-async def healthz(request: Request) -> Response:
+async def _healthz(request: Request) -> Response:
     """Liveness, with the executor's queue and running counts."""
     service = _service(request)
     return JSONResponse(
@@ -277,7 +277,7 @@ async def healthz(request: Request) -> Response:
     )
 
 
-async def metrics(request: Request) -> Response:
+async def _metrics(request: Request) -> Response:
     """Prometheus text exposition."""
     return Response(_service(request).metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
@@ -328,14 +328,14 @@ async def _on_unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response("InternalError", "an unexpected error occurred; see the service log")
 
 
-ROUTES = [
-    Route("/events", post_events, methods=["POST"]),
-    Route("/executions", list_executions, methods=["GET"]),
-    Route("/executions/{execution_id}", get_execution, methods=["GET"]),
-    Route("/workflows/{name}/executions", post_execution, methods=["POST"]),
-    Route("/workflows/{name}/sync-executions", post_sync_execution, methods=["POST"]),
-    Route("/healthz", healthz, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
+_ROUTES = [
+    Route("/events", _post_events, methods=["POST"]),
+    Route("/executions", _list_executions, methods=["GET"]),
+    Route("/executions/{execution_id}", _get_execution, methods=["GET"]),
+    Route("/workflows/{name}/executions", _post_execution, methods=["POST"]),
+    Route("/workflows/{name}/sync-executions", _post_sync_execution, methods=["POST"]),
+    Route("/healthz", _healthz, methods=["GET"]),
+    Route("/metrics", _metrics, methods=["GET"]),
 ]
 
 
@@ -364,7 +364,7 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
         HTTPException: _on_http_error,
         Exception: _on_unexpected_error,
     }
-    app = Starlette(routes=ROUTES, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(routes=_ROUTES, exception_handlers=handlers, lifespan=lifespan)
     if service is not None:
         app.state.service = service
     return app
