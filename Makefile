@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-soak lint bench bench-quick localstack clean
+.PHONY: demo test test-fast test-soak lint bench bench-quick localstack localstack-stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,5 +39,13 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --mode quick
 
+# LocalStack on the host (no Docker), in its own venv: localstack/README.md
+localstack:
+	bash localstack/setup.sh && bash localstack/start.sh
+
+localstack-stop:
+	bash localstack/stop.sh
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-output
+	-bash localstack/stop.sh
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-output localstack/.venv localstack/.state
