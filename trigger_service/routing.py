@@ -16,7 +16,16 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage_adapter import ObjectChanged, ObjectInfo, ObjectNotFound, RangedReader, StorageIO
+from botocore.exceptions import BotoCoreError
+
+from storage_adapter import (
+    ObjectChanged,
+    ObjectInfo,
+    ObjectNotFound,
+    RangedReader,
+    StorageIO,
+    TransientStorageError,
+)
 from trigger_service.engine import MARKER_METADATA_KEY
 from trigger_service.events import IgnoredRecord, ObjectEvent
 from trigger_service.records import ObjectRef
@@ -138,10 +147,19 @@ class Router:
     async def head(
         self, bucket: str, key: str, *, etag: str | None = None, version_id: str | None = None
     ) -> ObjectInfo:
-        """HEAD ``s3://bucket/key`` (``If-Match`` the etag when given); storage errors raise."""
+        """HEAD ``s3://bucket/key`` (``If-Match`` the etag when given).
+
+        Raises a :class:`~storage_adapter.StorageError`; connection failures and timeouts
+        become :class:`~storage_adapter.TransientStorageError`.
+        """
         version = version_id if version_id != "null" else None
         reader = RangedReader(self.io, bucket, key, etag=etag, version_id=version)
-        return await reader.stat()
+        try:
+            return await reader.stat()
+        except (BotoCoreError, OSError) as exc:
+            raise TransientStorageError(
+                f"HEAD s3://{bucket}/{key}: {type(exc).__name__}: {exc}", bucket=bucket, key=key
+            ) from exc
 
     async def route(self, event: ObjectEvent) -> RoutedEvent:
         """The executions ``event`` starts; storage errors other than 404/412 raise."""

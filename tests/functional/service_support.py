@@ -19,6 +19,7 @@ import httpx
 
 from steps import StepContext
 from storage_adapter import StorageSettings
+from tests.faults import Decide, Fault, Request
 from trigger_service.api import create_app
 from trigger_service.engine import TransferSettings
 from trigger_service.records import ExecutionRecord
@@ -42,6 +43,39 @@ async def gate(ctx: StepContext) -> None:
     await GATES[ctx.params.name].wait()
     async for chunk in ctx.input:
         await ctx.write(chunk)
+
+
+#: Read timeout of :func:`proxied_storage`; a delayed answer fails like an outage would.
+READ_TIMEOUT = 1.5
+
+
+def proxied_storage(proxy: str) -> StorageSettings:
+    """Storage through a fault proxy: no botocore retries, a short read timeout."""
+    return StorageSettings(
+        endpoint_url=proxy,
+        region="us-east-1",
+        addressing_style="path",
+        max_attempts=0,
+        read_timeout=READ_TIMEOUT,
+    )
+
+
+def failing_heads(bucket: str, key: str, fail: Callable[[int], bool]) -> Decide:
+    """Time out the HEADs of ``s3://bucket/key`` whose 1-based count ``fail`` picks.
+
+    For one event the router HEADs first, then the engine pins the object: with a
+    webhook or one SQS delivery, odd counts are the router's, even ones the engine's.
+    """
+    heads: list[str] = []
+
+    def decide(request: Request) -> Fault | None:
+        if request.method == "HEAD" and request.path.startswith(f"/{bucket}/{key}"):
+            heads.append(request.path)
+            if fail(len(heads)):
+                return Fault(delay_seconds=READ_TIMEOUT + 1)
+        return None
+
+    return decide
 
 
 def unique(prefix: str) -> str:

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
+from tests.faults import fault_proxy
 from tests.functional.service_support import (
     GATES,
     MiB,
     archive_workflows,
     config,
+    failing_heads,
     open_uploads,
+    proxied_storage,
     running,
     s3_notification,
     unique,
@@ -157,6 +160,58 @@ async def test_records_and_listings(s3: S3Client, bucket: str, moto_endpoint: st
         missing = await client.get("/executions/does-not-exist")
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "ExecutionNotFound"
+
+
+async def test_transient_failures_are_retried_and_bad_input_is_not(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    flows = workflows(
+        bucket,
+        copy={
+            "trigger": {"prefix": "incoming/"},
+            "steps": ["passthrough"],
+            "output": {"bucket": bucket, "key": "out/{name}"},
+            "retry": {"attempts": 3, "backoff_seconds": 0.1},
+        },
+        unpack={
+            "trigger": {"prefix": "packed/"},
+            "steps": ["gunzip"],
+            "output": {"bucket": bucket, "key": "unpacked/{stem}"},
+            "retry": {"attempts": 3, "backoff_seconds": 0},
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data" * 1000)
+    s3.put_object(Bucket=bucket, Key="packed/bad.gz", Body=b"not gzip at all")
+    # The API HEADs the object (1st), the engine pins it (2nd, times out), the retry (3rd).
+    decide = failing_heads(bucket, "incoming/x.bin", lambda n: n == 2)
+    with fault_proxy(moto_endpoint, decide) as (proxy, log):
+        cfg = config(moto_endpoint, flows, storage=proxied_storage(proxy))
+        async with running(cfg) as (_, client):
+            copy = await client.post(
+                "/workflows/copy/executions", json={"bucket": bucket, "key": "incoming/x.bin"}
+            )
+            unpack = await client.post(
+                "/workflows/unpack/executions", json={"bucket": bucket, "key": "packed/bad.gz"}
+            )
+            retried = await wait_final(client, copy.json()["id"])
+            assert retried["status"] == "succeeded"
+            assert retried["attempts"] == 2
+            assert retried["error"] is None
+            assert len(log.injected) == 1
+            bad = await wait_final(client, unpack.json()["id"])
+            assert bad["status"] == "failed"
+            assert bad["attempts"] == 1
+            assert bad["error"]["transient"] is False
+            metrics = (await client.get("/metrics")).text
+            assert 'bucketstream_retries_total{workflow="copy"} 1.0' in metrics
+            assert 'bucketstream_retries_total{workflow="unpack"}' not in metrics
+            assert 'bucketstream_bytes_read_total{workflow="copy"} 4000.0' in metrics
+            assert 'bucketstream_bytes_written_total{workflow="copy"} 4000.0' in metrics
+            assert 'bucketstream_executions_total{status="failed",workflow="unpack"} 1.0' in metrics
+            assert (
+                'bucketstream_step_duration_seconds_count{step="passthrough",workflow="copy"} 1.0'
+                in metrics
+            )
 
 
 async def test_full_queue_answers_429_with_retry_after(

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx
 import pytest
 
-from storage_adapter import StorageSettings
-from tests.faults import Decide, Fault, Request, fault_proxy
+from tests.faults import fault_proxy
 from tests.functional.service_support import (
+    GATES,
     MiB,
     archive_workflows,
     config,
+    failing_heads,
     notify_queue,
+    proxied_storage,
     queue_size,
     running,
     unique,
@@ -32,8 +34,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 pytestmark = pytest.mark.anyio
-
-READ_TIMEOUT = 1.5
 
 
 @pytest.fixture
@@ -165,25 +165,6 @@ async def test_an_output_landing_on_another_trigger_starts_nothing(
         assert 'bucketstream_events_total{outcome="ignored",source="sqs"}' in metrics
 
 
-def _failing_engine_heads(bucket: str, fail: Callable[[int], bool]) -> Decide:
-    """Time out the HEADs of ``incoming/x.bin`` whose 1-based count ``fail`` picks.
-
-    Per delivery the router HEADs first (odd counts), then the engine pins the object
-    (even counts): failing even counts fails the execution, never the routing. The client's
-    read timeout is shorter than the delay, so the HEAD fails like a storage outage would.
-    """
-    heads: list[str] = []
-
-    def decide(request: Request) -> Fault | None:
-        if request.method == "HEAD" and request.path.startswith(f"/{bucket}/incoming/x.bin"):
-            heads.append(request.path)
-            if fail(len(heads)):
-                return Fault(delay_seconds=READ_TIMEOUT + 1)
-        return None
-
-    return decide
-
-
 def _through_proxy(proxy: str, moto_endpoint: str, bucket: str, queue: str, **kw: Any) -> Any:
     flows = workflows(
         bucket,
@@ -194,17 +175,10 @@ def _through_proxy(proxy: str, moto_endpoint: str, bucket: str, queue: str, **kw
             "retry": {"attempts": 1, "backoff_seconds": 0},
         },
     )
-    storage = StorageSettings(
-        endpoint_url=proxy,
-        region="us-east-1",
-        addressing_style="path",
-        max_attempts=0,
-        read_timeout=READ_TIMEOUT,
-    )
     return config(
         moto_endpoint,
         flows,
-        storage=storage,
+        storage=proxied_storage(proxy),
         sqs_endpoint_url=moto_endpoint,
         queue_urls=(queue,),
         **kw,
@@ -215,7 +189,7 @@ async def test_transient_failure_is_retried_on_redelivery_then_deleted(
     s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
 ) -> None:
     queue = notify_queue(s3, sqs, bucket)
-    decide = _failing_engine_heads(bucket, lambda n: n == 2)
+    decide = failing_heads(bucket, "incoming/x.bin", lambda n: n == 2)
     with fault_proxy(moto_endpoint, decide) as (proxy, log):
         cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url)
         async with running(cfg) as (_, client):
@@ -242,7 +216,7 @@ async def test_message_is_deleted_after_max_receive_and_the_failure_recorded(
     s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
 ) -> None:
     queue = notify_queue(s3, sqs, bucket)
-    decide = _failing_engine_heads(bucket, lambda n: n % 2 == 0)
+    decide = failing_heads(bucket, "incoming/x.bin", lambda n: n % 2 == 0)
     settings = SqsSettings(wait_seconds=1, visibility_timeout=10, redelivery_delay=1, max_receive=2)
     with fault_proxy(moto_endpoint, decide) as (proxy, log):
         cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url, sqs=settings)
@@ -260,6 +234,65 @@ async def test_message_is_deleted_after_max_receive_and_the_failure_recorded(
             assert record["attempts"] == 2
             assert service.executor.queued == 0
             assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount") == 0
+
+
+async def test_an_object_that_cannot_be_looked_at_is_recorded_failed_at_max_receive(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    queue = notify_queue(s3, sqs, bucket)
+    decide = failing_heads(bucket, "incoming/x.bin", lambda n: True)
+    settings = SqsSettings(wait_seconds=1, visibility_timeout=10, redelivery_delay=1, max_receive=2)
+    with fault_proxy(moto_endpoint, decide) as (proxy, log):
+        cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url, sqs=settings)
+        async with running(cfg) as (_, client):
+            s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+
+            async def recorded() -> bool:
+                return bool(await _executions(client)) and queue_size(sqs, queue.url) == 0
+
+            await wait_until(recorded)
+            (record,) = await _executions(client)
+            assert record["status"] == "failed"
+            assert record["error"]["code"] == "StorageUnavailable"
+            assert record["attempts"] == 0
+            assert len(log.injected) == 2
+
+
+async def test_visibility_is_extended_while_the_execution_runs(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    queue = notify_queue(s3, sqs, bucket)
+    gate = unique("gate")
+    GATES[gate] = anyio.Event()
+    flows = workflows(
+        bucket,
+        held={
+            "trigger": {"prefix": "incoming/"},
+            "steps": [{"tests.functional.service_support:gate": {"name": gate}}],
+            "output": {"bucket": bucket, "key": "out/{name}"},
+        },
+    )
+    settings = SqsSettings(wait_seconds=1, visibility_timeout=2, redelivery_delay=1)
+    cfg = config(moto_endpoint, flows, queue_urls=(queue.url,), sqs=settings)
+    async with running(cfg) as (service, client):
+        s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+
+        async def started() -> bool:
+            return service.executor.running == 1
+
+        await wait_until(started)
+        # Held for twice the visibility timeout: without the heartbeat the message would
+        # come back and be handled again (counted as a duplicate event).
+        await anyio.sleep(2 * settings.visibility_timeout)
+        GATES[gate].set()
+
+        async def acknowledged() -> bool:
+            return queue_size(sqs, queue.url) == 0 and service.executor.running == 0
+
+        await wait_until(acknowledged)
+        metrics = (await client.get("/metrics")).text
+        assert 'outcome="duplicate"' not in metrics
+        assert 'bucketstream_events_total{outcome="started",source="sqs"} 1.0' in metrics
 
 
 async def test_unparseable_message_is_dropped(
