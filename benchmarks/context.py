@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from benchmarks.baselines import Marks
+from benchmarks.images import logo_png, photo_jpeg
 from benchmarks.moto_server import MotoServer, s3_client
+from benchmarks.objects import new_bucket
+from benchmarks.service import ServiceProcess
 from benchmarks.stats import all_met
 
 if TYPE_CHECKING:
@@ -26,7 +30,10 @@ class Context:
     workdir: Path
     cache: Path
     stock_moto: bool = False
+    #: Results one scenario leaves for another (e.g. stage timelines for ``overlap``).
+    shared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _server: MotoServer | None = field(default=None, repr=False)
+    _service: ServiceProcess | None = field(default=None, repr=False)
     _started: float = field(default_factory=time.monotonic, repr=False)
 
     def pick(self, smoke: Any, quick: Any, full: Any) -> Any:
@@ -50,6 +57,29 @@ class Context:
         """A boto3 client of the moto server."""
         return s3_client(self.endpoint)
 
+    def photo(self) -> Path:
+        """The test photo: 24 MP (1.5 MP in smoke mode), JPEG quality 90."""
+        width, height = self.pick((1500, 1000), (6000, 4000), (6000, 4000))
+        return photo_jpeg(self.cache, width, height)
+
+    def logo(self) -> Path:
+        """The test logo (PNG with transparency)."""
+        return logo_png(self.cache)
+
+    def service(self) -> ServiceProcess:
+        """``bucketstream serve`` (4 executions at once) on its own bucket, started on first use."""
+        if self._service is None:
+            bucket = new_bucket(self.client(), "bench-service")
+            self.log("starting bucketstream serve")
+            self._service = ServiceProcess(
+                self.workdir, self.endpoint, bucket, Marks(), concurrency=4
+            ).start()
+        return self._service
+
+    def remember(self, kind: str, item: dict[str, Any]) -> None:
+        """Leave ``item`` for later scenarios under ``kind``."""
+        self.shared.setdefault(kind, []).append(item)
+
     def server_description(self) -> dict[str, Any] | None:
         """The server's description, if one was started."""
         return None if self._server is None else self._server.describe()
@@ -60,7 +90,10 @@ class Context:
         print(f"[bench {elapsed:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        """Stop the server."""
+        """Stop the service and the server."""
+        if self._service is not None:
+            self._service.close()
+            self._service = None
         if self._server is not None:
             self._server.close()
             self._server = None

@@ -19,10 +19,22 @@ class Scenario:
 
 def all_scenarios() -> list[Scenario]:
     """Every scenario, in running order."""
-    from benchmarks.scenarios import copy, memory_flat, overlap
+    from benchmarks.scenarios import (
+        copy,
+        image_process,
+        memory_flat,
+        overlap,
+        streaming_vs_staged,
+        throughput,
+        ttfb,
+    )
 
     return [
         Scenario("copy", copy.run),
         Scenario("memory_flat", memory_flat.run),
         Scenario("overlap", overlap.run),
+        Scenario("streaming_vs_staged", streaming_vs_staged.run),
+        Scenario("image_process", image_process.run),
+        Scenario("throughput", throughput.run),
+        Scenario("ttfb", ttfb.run),
     ]

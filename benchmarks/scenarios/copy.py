@@ -59,6 +59,15 @@ def run(ctx: Context) -> dict[str, Any]:
                     row["pipeline_server_cpu_seconds"] = result.get("server_cpu_seconds")
                     row["pipeline_peak_rss_mb"] = result.peak_rss_mb
                     row["pipeline_overlap"] = overlap_of(result.get("stages", []))
+                    ctx.remember(
+                        "timelines",
+                        {
+                            "workflow": "passthrough",
+                            "object_bytes": size,
+                            "seconds": result.seconds,
+                            "stages": result.get("stages", []),
+                        },
+                    )
                 else:
                     result = run_job(
                         "benchmarks.jobs:transfer_manager_copy",

@@ -55,6 +55,15 @@ def run(ctx: Context) -> dict[str, Any]:
                         },
                     )
                     client.delete_object(Bucket=bucket, Key=output)
+                    ctx.remember(
+                        "timelines",
+                        {
+                            "workflow": name,
+                            "object_bytes": size,
+                            "seconds": result.seconds,
+                            "stages": result.get("stages", []),
+                        },
+                    )
                     target = gzip_rss if name == "gzip" else passthrough_rss
                     target.setdefault(size, []).append(result.peak_rss_mb)
                     raw.append(

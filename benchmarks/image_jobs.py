@@ -1,0 +1,250 @@
+"""Measured jobs for image workflows; each runs in its own process (see :mod:`benchmarks.job`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from benchmarks.baselines import (
+    Marks,
+    compress_params,
+    naive_process,
+    staged_compress,
+    staged_watermark,
+    watermark_params,
+)
+from benchmarks.jobs import OperationTimer, stage_timeline
+from benchmarks.moto_server import REGION, s3_client
+
+if TYPE_CHECKING:
+    from bridge import StageContext
+    from trigger_service.workflow import Workflow
+
+PHOTOS = "photos"
+
+
+def marks_of(params: dict[str, Any]) -> Marks:
+    """The marks named in a job's params (``logo``: a path, optional)."""
+    logo = params.get("logo")
+    return Marks(logo=Path(logo) if logo else None)
+
+
+def image_workflow_document(bucket: str, marks: Marks, output_key: str) -> dict[str, Any]:
+    """The image workflow: compress (fit 2048, JPEG q80), then watermark."""
+    steps = [{"compress": compress_params()}, {"watermark": watermark_params(marks)}]
+    return {
+        "workflows": {
+            PHOTOS: {
+                "trigger": {"bucket": bucket, "prefix": "in/"},
+                "steps": steps,
+                "output": {"bucket": bucket, "key": output_key},
+                "timeout_seconds": 600,
+            }
+        }
+    }
+
+
+def load_image_workflow(marks: Marks, bucket: str = "bench-local", io: Any = None) -> Workflow:
+    """The image workflow, validated and prepared (logo loaded)."""
+    from trigger_service.resources import StorageResourceLoader
+    from trigger_service.workflow import parse_workflows, prepare_workflows
+
+    document = image_workflow_document(bucket, marks, "out/{stem}.{ext}")
+
+    async def prepare() -> Workflow:
+        workflows = await prepare_workflows(parse_workflows(document), StorageResourceLoader(io))
+        return workflows.get(PHOTOS)
+
+    return anyio.run(prepare)
+
+
+class MemorySink:
+    """A sink that only counts the bytes it gets (nothing is stored)."""
+
+    name = "write"
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    async def consume(self, ctx: StageContext) -> None:
+        """Count every frame."""
+        async for frame in ctx.input:
+            self.size += len(frame)
+
+    async def commit(self) -> int:
+        """The byte count."""
+        return self.size
+
+    async def abort(self) -> None:
+        """Nothing to discard."""
+
+
+def pipeline_file(params: dict[str, Any]) -> dict[str, Any]:
+    """The image workflow on a local file (``process_file``: file → pipeline → file)."""
+    from trigger_service.process import process_file
+
+    logging.basicConfig(level=logging.ERROR)
+    workflow = load_image_workflow(marks_of(params))
+    source, destination = Path(params["source"]), Path(params["destination"])
+    began = time.perf_counter()
+    report = anyio.run(process_file, workflow, source, destination)
+    elapsed = time.perf_counter() - began
+    steps = report["steps"]
+    assert isinstance(steps, list)
+    decode: dict[str, Any] = next((s for s in steps if s["name"] == "decode"), {})
+    return {
+        "seconds": elapsed,
+        "output_bytes": destination.stat().st_size,
+        "decode": decode.get("details", {}),
+    }
+
+
+def naive_file(params: dict[str, Any]) -> dict[str, Any]:
+    """The plain Pillow script on a local file."""
+    source, destination = Path(params["source"]), Path(params["destination"])
+    began = time.perf_counter()
+    naive_process(source, destination, marks_of(params))
+    return {"seconds": time.perf_counter() - began, "output_bytes": destination.stat().st_size}
+
+
+def s3_event(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
+    """An ``ObjectCreated:Put`` notification as S3 sends it."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": "2024-01-01T00:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": key, "size": size, "eTag": etag, "sequencer": "0"},
+                },
+            }
+        ]
+    }
+
+
+def pipeline_event(params: dict[str, Any]) -> dict[str, Any]:
+    """Event → execution → committed output, through :class:`ExecutionEngine`."""
+    from storage_adapter import StorageIO, StorageSettings
+    from trigger_service.engine import ExecutionEngine
+    from trigger_service.events import parse_notification
+    from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
+
+    logging.basicConfig(level=logging.ERROR)
+    io = StorageIO.from_settings(StorageSettings(endpoint_url=params["endpoint"], region=REGION))
+    timer = OperationTimer().attach(io.client)
+    workflow = load_image_workflow(marks_of(params), params["bucket"], io)
+    event = s3_event(params["bucket"], params["key"], params["size"], params["etag"])
+
+    async def execute() -> Any:
+        parsed = parse_notification(event).events[0]
+        record = ExecutionRecord(
+            workflow=workflow.name,
+            input=ObjectRef(
+                bucket=parsed.bucket, key=parsed.key, etag=parsed.etag, size=parsed.size
+            ),
+            source="benchmark",
+        )
+        return await ExecutionEngine(io).execute(workflow, record)
+
+    began = time.time()
+    record = anyio.run(execute)
+    elapsed = time.time() - began
+    if record.status is not ExecutionStatus.SUCCEEDED:
+        raise RuntimeError(f"execution failed: {record.error}")
+    return {
+        "seconds": elapsed,
+        "output_key": record.output.key if record.output else None,
+        "operations": timer.as_dict(),
+        "stages": stage_timeline(record, began),
+    }
+
+
+def staged(params: dict[str, Any]) -> dict[str, Any]:
+    """Two chained functions through an intermediate object (boto3 + Pillow)."""
+    client = s3_client(params["endpoint"])
+    bucket, key = params["bucket"], params["key"]
+    intermediate = params["output_key"] + ".intermediate.jpg"
+    began = time.perf_counter()
+    staged_compress(client, bucket, key, intermediate)
+    middle = time.perf_counter()
+    staged_watermark(client, bucket, intermediate, params["output_key"], marks_of(params))
+    ended = time.perf_counter()
+    client.delete_object(Bucket=bucket, Key=intermediate)
+    return {
+        "seconds": ended - began,
+        "function_1_seconds": middle - began,
+        "function_2_seconds": ended - middle,
+    }
+
+
+def paced_decode(params: dict[str, Any]) -> dict[str, Any]:
+    """The image workflow fed from memory at a network-like pace; decode progress metrics."""
+    from bridge import Stage, run_pipeline
+    from steps import to_stage
+    from steps.image import decode_overlap
+
+    logging.basicConfig(level=logging.ERROR)
+    workflow = load_image_workflow(marks_of(params))
+    data = Path(params["source"]).read_bytes()
+    chunk, interval = int(params["chunk_bytes"]), float(params["interval_seconds"])
+
+    async def paced(ctx: StageContext) -> None:
+        for start in range(0, len(data), chunk):
+            await ctx.write(data[start : start + chunk])
+            await anyio.sleep(interval)
+
+    log = logging.LoggerAdapter(logging.getLogger("bench"), {})
+    stages = [Stage("read", paced)] + [to_stage(s, log) for s in workflow.planned_steps()]
+    began = time.time()
+    result = anyio.run(run_pipeline, stages, MemorySink())
+    elapsed = time.time() - began
+    decode = next(m for m in result.stages if m.name == "decode")
+    extra = decode.extra
+
+    def rel(value: Any) -> float | None:
+        return None if value is None else round(float(value) - began, 4)
+
+    return {
+        "seconds": elapsed,
+        "decode_done_when_input_ended": decode_overlap(decode),
+        "input_ended_at": rel(decode.last_input_at),
+        "decode_header_at": rel(extra.get("decode_header_at")),
+        "decode_load_started_at": rel(extra.get("decode_load_started_at")),
+        "decode_load_finished_at": rel(extra.get("decode_load_finished_at")),
+        "decode_draft_scale": extra.get("decode_draft_scale"),
+        "decode_peak_buffered_bytes": extra.get("decode_peak_buffered_bytes"),
+        "output_bytes": result.output,
+    }
+
+
+def cpu_ceiling(params: dict[str, Any]) -> dict[str, Any]:
+    """The workflow's own step functions on images held in memory, ``threads`` at a time."""
+    from steps.image import compress_picture, decode_bytes, encode_bytes, watermark_picture
+
+    workflow = load_image_workflow(marks_of(params))
+    planned = {step.label: step for step in workflow.planned_steps()}
+    decode, compress, mark = planned["decode"], planned["compress"], planned["watermark"]
+    data = Path(params["source"]).read_bytes()
+    images = [data] * int(params["images"])
+
+    def one(blob: bytes) -> int:
+        picture = decode_bytes(blob, decode.params)  # type: ignore[arg-type]
+        picture = compress_picture(picture, compress.params)  # type: ignore[arg-type]
+        picture = watermark_picture(picture, mark.resources)
+        return len(encode_bytes(picture))
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(int(params["threads"])) as pool:
+        sizes = list(pool.map(one, images))
+    elapsed = time.perf_counter() - began
+    return {"seconds": elapsed, "images": len(sizes), "images_per_second": len(sizes) / elapsed}
