@@ -136,10 +136,6 @@ class Executor:
         """How many more executions :meth:`reserve` would accept right now."""
         return max(self.queue_size - self._pending, 0)
 
-    def is_active(self, execution_id: str) -> bool:
-        """Whether this executor has ``execution_id`` queued, waiting to retry, or running."""
-        return execution_id in self._active
-
     async def rerun(self, reservation: Reservation, record: ExecutionRecord) -> bool:
         """Queue a failed ``record`` again in a reserved slot, unless it is already active.
 

@@ -1,4 +1,4 @@
-"""The SQS poller: long polling, one message at a time acknowledged only when its work is done.
+"""The SQS poller: long polling; each message is deleted only once its work is done.
 
 For each queue URL a :class:`SqsPoller` receives up to 10 messages per long poll
 (``WaitTimeSeconds``, 20 by default), never more than the executor can queue. A message is
@@ -20,7 +20,8 @@ object could not even be looked at (storage down at every delivery) is recorded 
 execution of each matching workflow. A queue's own redrive policy (dead-letter queue) can
 still be used; set its ``maxReceiveCount`` above ``max_receive``.
 
-A full queue (``Overloaded``) or a failing HEAD leaves the message for a later delivery.
+A full queue (``Overloaded``) or a failing HEAD before the last delivery leaves the message
+for a later one. Messages are handled concurrently, at most ``queue_size + concurrency`` at once.
 """
 
 from __future__ import annotations
