@@ -33,6 +33,7 @@ from trigger_service.bodies import (
     read_body,
 )
 from trigger_service.cli import main
+from trigger_service.demo import DEMO_WORKFLOWS, Outcome, run_demo
 from trigger_service.embedded import (
     DEFAULT_QUEUE_NAME,
     EMBEDDED_CREDENTIALS,
@@ -200,6 +201,7 @@ __all__ = [
     "DEFAULT_QUEUE_NAME",
     "DEFAULT_STORE",
     "DEFAULT_WORKFLOWS",
+    "DEMO_WORKFLOWS",
     "DIRECT_UPLOAD_PREFIX",
     "EMBEDDED_CREDENTIALS",
     "EMBEDDED_REGION",
@@ -255,6 +257,7 @@ __all__ = [
     "ObjectEvent",
     "ObjectRef",
     "ObjectRequest",
+    "Outcome",
     "OutputConfig",
     "Overloaded",
     "ParsedNotification",
@@ -326,6 +329,7 @@ __all__ = [
     "process_file",
     "read_body",
     "route_event",
+    "run_demo",
     "sign",
     "status_for",
     "storage_from_env",

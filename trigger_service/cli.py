@@ -13,6 +13,7 @@ import click
 
 from bridge import StageFailed
 from storage_adapter import StorageIO
+from trigger_service.demo import demo
 from trigger_service.engine import ExecutionEngine
 from trigger_service.errors import TriggerServiceError
 from trigger_service.failures import error_info
@@ -111,3 +112,4 @@ def process(
 
 
 main.add_command(serve)
+main.add_command(demo)

@@ -100,7 +100,7 @@ def demo_samples(
             _encode(landscape(1600, 1067), "JPEG", quality=88),
             "1.7 MP JPEG",
         ),
-        Sample(f"{prefix}panorama-24mp.jpg", big, f"{large[0] * large[1] / 1e6:.0f} MP JPEG"),
+        Sample(f"{prefix}panorama.jpg", big, f"{large[0] * large[1] / 1e6:.0f} MP JPEG"),
         Sample(f"{prefix}portrait-exif6.jpg", _rotated_jpeg(), "JPEG stored sideways, EXIF 6"),
         Sample(f"{prefix}logo-alpha.png", _alpha_png(), "PNG with transparency"),
         Sample(f"{prefix}spinner.gif", _animated_gif(), "animated GIF, 6 frames"),
