@@ -22,6 +22,9 @@ still be used; set its ``maxReceiveCount`` above ``max_receive``.
 
 A full queue (``Overloaded``) or a failing HEAD before the last delivery leaves the message
 for a later one. Messages are handled concurrently, at most ``queue_size + concurrency`` at once.
+A long poll cannot be interrupted: stopping the service may wait up to ``wait_seconds`` for
+the last ReceiveMessage to return (whatever it received then comes back after its visibility
+timeout).
 """
 
 from __future__ import annotations
