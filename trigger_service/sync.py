@@ -4,7 +4,8 @@ The engine runs in the service's task group (under the executor's run slots) and
 sends every output chunk into a bounded memory stream of :data:`STREAM_BUFFER_CHUNKS`; the HTTP
 response reads the other end. A slow client therefore slows the pipeline down instead of
 filling memory, and a client that goes away fails the execution (``ClientDisconnected``) and
-aborts its upload. No retries: a second attempt could not be streamed to the same caller.
+aborts its upload. No retries: a second attempt could not be streamed to the same caller. No
+deduplication either: every call is an execution of its own (the caller wants the bytes).
 
 Direct uploads (a raw-bytes request body) are first streamed into the workflow's trigger
 bucket under ``uploads/<execution id><ext>`` (``ext`` from the Content-Type), tagged with
