@@ -1,7 +1,7 @@
 """``python -m benchmarks --mode quick|full|smoke [--only NAME,...] [--out FILE]``.
 
 Prints one JSON document on stdout, a short table on stderr, and writes the document to
-``benchmarks/results/latest.json``.
+``benchmarks/results/latest.json`` (smoke mode, a self-test on tiny sizes, writes only ``--out``).
 """
 
 from __future__ import annotations

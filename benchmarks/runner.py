@@ -141,10 +141,11 @@ def table(document: dict[str, Any]) -> str:
 
 
 def write(document: dict[str, Any], out: Path | None) -> None:
-    """Write the document to ``results/latest.json`` and to ``out`` if given."""
+    """Write the document to ``out`` if given, and to ``results/latest.json`` unless smoke."""
     text = json.dumps(document, indent=2) + "\n"
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    LATEST.write_text(text)
+    if document["mode"] != "smoke":
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        LATEST.write_text(text)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)

@@ -65,6 +65,7 @@ def run(ctx: Context) -> dict[str, Any]:
                             "workflow": "passthrough",
                             "object_bytes": size,
                             "seconds": result.seconds,
+                            "peak_rss_mb": result.peak_rss_mb,
                             "stages": result.get("stages", []),
                         },
                     )

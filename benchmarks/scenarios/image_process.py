@@ -32,7 +32,7 @@ def run(ctx: Context) -> dict[str, Any]:
     """Pipeline, naive script and sharp on the same file, interleaved; then the paced feed."""
     photo, logo = ctx.photo(), ctx.logo()
     marks = Marks(logo=logo)
-    runs: int = ctx.pick(1, 2, 5)
+    runs: int = ctx.pick(1, 2, 4)
     work = ctx.workdir / "image_process"
     work.mkdir(exist_ok=True)
     notes = [f"SSIM: {METHOD}"]

@@ -19,7 +19,7 @@ RATIO_GOAL = 0.35
 def run(ctx: Context) -> dict[str, Any]:
     """Event → committed output through the engine, vs download/compress/upload twice."""
     photo = ctx.photo()
-    runs: int = ctx.pick(1, 2, 5)
+    runs: int = ctx.pick(1, 2, 4)
     client = ctx.client()
     bucket = new_bucket(client)
     etag = client.put_object(Bucket=bucket, Key="in/photo.jpg", Body=photo.read_bytes())["ETag"]

@@ -54,7 +54,7 @@ def through_service(service: ServiceProcess, keys: list[str], timeout: float = 9
 def run(ctx: Context) -> dict[str, Any]:
     """Alternate the service and the in-memory ceiling, ``runs`` times."""
     images: int = ctx.pick(2, 6, 40)
-    runs: int = ctx.pick(1, 1, 2)
+    runs: int = ctx.pick(1, 1, 1)
     photo = ctx.photo()
     data = photo.read_bytes()
     service = ctx.service()
