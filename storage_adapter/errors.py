@@ -86,6 +86,7 @@ _TRANSIENT = {
     "ThrottlingException",
     "RequestTimeout",
     "RequestTimeTooSkewed",
+    "NoSuchUpload",
 }
 
 

@@ -123,7 +123,7 @@ class MultipartWriter:
                 etag=strip_etag(response.get("ETag")),
                 size=self._size,
                 parts=0,
-                version_id=response.get("VersionId"),
+                version_id=_version(response),
             )
         if self._tail:
             number = await self._next_part_number()
@@ -146,7 +146,7 @@ class MultipartWriter:
             etag=strip_etag(response.get("ETag")),
             size=self._size,
             parts=len(parts),
-            version_id=response.get("VersionId"),
+            version_id=_version(response),
         )
 
     async def abort(self) -> None:
@@ -180,17 +180,52 @@ class MultipartWriter:
         return number
 
     async def _create(self) -> None:
-        response = await self._with_retry(
-            self._call,
-            self.io.client.create_multipart_upload,
-            "CreateMultipartUpload",
-            Bucket=self.bucket,
-            Key=self.key,
-            ContentType=self.content_type,
-            Metadata=self.metadata,
-        )
+        attempts = 0
+
+        def create() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return self._call(
+                self.io.client.create_multipart_upload,
+                "CreateMultipartUpload",
+                Bucket=self.bucket,
+                Key=self.key,
+                ContentType=self.content_type,
+                Metadata=self.metadata,
+            )
+
+        response = await self._with_retry(create)
         self.upload_id = response["UploadId"]
         await self._notify(self.upload_id)
+        retried = attempts > 1 or response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+        if retried:
+            await self.io.call(self._abort_lost_uploads)
+
+    def _abort_lost_uploads(self) -> None:
+        """Abort uploads of this key that a retried create may have opened unseen.
+
+        When the answer to CreateMultipartUpload is lost after the store created the upload,
+        the retry opens a second one and the first id is never known. So after a retried
+        create, the other open uploads of exactly this key are aborted (their ``Initiated``
+        time cannot be trusted: some stores answer a fixed date). Another writer uploading
+        the same key at that moment would see its upload fail, transiently, and retry.
+        """
+        listing = self._call(
+            self.io.client.list_multipart_uploads,
+            "ListMultipartUploads",
+            Bucket=self.bucket,
+            Prefix=self.key,
+        )
+        for upload in listing.get("Uploads", []):
+            if upload.get("Key") == self.key and upload.get("UploadId") != self.upload_id:
+                logger.warning("aborting upload %s left by a retried create", upload["UploadId"])
+                self._call(
+                    self.io.client.abort_multipart_upload,
+                    "AbortMultipartUpload",
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=upload["UploadId"],
+                )
 
     async def _upload_part_then_release(
         self, number: int, data: bytes, in_flight: anyio.Semaphore, ctx: SinkContext
@@ -233,3 +268,9 @@ class MultipartWriter:
             return method(**params)
         except ClientError as exc:
             raise map_client_error(exc, bucket=self.bucket, key=self.key, action=action) from exc
+
+
+def _version(response: Any) -> str | None:
+    """The new object's version id; unversioned buckets answer "null" (or nothing)."""
+    version = response.get("VersionId")
+    return None if version in (None, "", "null") else str(version)
