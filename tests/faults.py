@@ -1,8 +1,8 @@
 """A fault-injecting HTTP proxy for tests: sits on loopback in front of the moto server.
 
 Each request is forwarded unless the plan's ``decide`` returns a :class:`Fault`: an error
-status, a connection reset in the middle of the response body, a response lost after the
-server acted on the request, or a delay.
+status, a connection reset in the middle of the response body, a response lost (or held)
+after the server acted on the request, or a delay.
 
 :class:`SeededFaults` is a ready-made ``decide``: it fails a share of the requests, chosen
 from a seed and each request's identity (operation, key, range, how many times it was seen),
@@ -39,6 +39,9 @@ class Fault:
     #: Forward the request, then reset the connection before any byte of the answer: the
     #: server acted on the request but the client never learns the outcome.
     drop_response: bool = False
+    #: Forward the request, then hold the answer this long: the server has acted, the client
+    #: does not know yet (a window for a test to crash the client in).
+    hold_response_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         response = upstream.getresponse()
         data = response.read()
         upstream.close()
+        if fault is not None and fault.hold_response_seconds:
+            time.sleep(fault.hold_response_seconds)
         if fault is not None and fault.drop_response:
             self._reset()
             return

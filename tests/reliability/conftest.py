@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,9 @@ import pytest
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+#: The moto server's request log (one line per request) drowns everything else.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 @pytest.fixture
