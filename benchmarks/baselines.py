@@ -107,7 +107,9 @@ def fit(size: tuple[int, int], limit: int = MAX_SIZE) -> tuple[int, int]:
 def resize(image: Image.Image) -> Image.Image:
     """Set upright and fit in 2048 × 2048 with Lanczos."""
     upright = ImageOps.exif_transpose(image)
-    return upright.convert("RGB").resize(fit(upright.size), Image.Resampling.LANCZOS)
+    if upright.mode != "RGB":
+        upright = upright.convert("RGB")
+    return upright.resize(fit(upright.size), Image.Resampling.LANCZOS)
 
 
 def paste_marks(image: Image.Image, marks: Marks) -> Image.Image:
@@ -151,5 +153,5 @@ def staged_watermark(
     """Function 2: download the intermediate, draw the marks, upload the result."""
     with Image.open(io.BytesIO(_get(client, bucket, intermediate))) as image:
         image.load()
-        body = jpeg_bytes(paste_marks(image.convert("RGB"), marks))
+        body = jpeg_bytes(paste_marks(image, marks))
     client.put_object(Bucket=bucket, Key=output, Body=body, ContentType="image/jpeg")

@@ -19,7 +19,7 @@ from benchmarks.baselines import (
     watermark_params,
 )
 from benchmarks.jobs import OperationTimer, stage_timeline
-from benchmarks.moto_server import REGION, s3_client
+from benchmarks.moto_server import READ_TIMEOUT, REGION, s3_client
 
 if TYPE_CHECKING:
     from bridge import StageContext
@@ -140,7 +140,9 @@ def pipeline_event(params: dict[str, Any]) -> dict[str, Any]:
     from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 
     logging.basicConfig(level=logging.ERROR)
-    io = StorageIO.from_settings(StorageSettings(endpoint_url=params["endpoint"], region=REGION))
+    io = StorageIO.from_settings(
+        StorageSettings(endpoint_url=params["endpoint"], region=REGION, read_timeout=READ_TIMEOUT)
+    )
     timer = OperationTimer().attach(io.client)
     workflow = load_image_workflow(marks_of(params), params["bucket"], io)
     event = s3_event(params["bucket"], params["key"], params["size"], params["etag"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 
-from benchmarks.moto_server import REGION, s3_client
+from benchmarks.moto_server import READ_TIMEOUT, REGION, s3_client
 
 
 class OperationTimer:
@@ -107,7 +107,9 @@ def run_workflow(params: dict[str, Any]) -> dict[str, Any]:
     from trigger_service.workflow import parse_workflows, prepare_workflows
 
     logging.basicConfig(level=logging.ERROR)
-    io = StorageIO.from_settings(StorageSettings(endpoint_url=params["endpoint"], region=REGION))
+    io = StorageIO.from_settings(
+        StorageSettings(endpoint_url=params["endpoint"], region=REGION, read_timeout=READ_TIMEOUT)
+    )
     timer = OperationTimer().attach(io.client)
     document = workflow_document(
         "bench",

@@ -34,6 +34,10 @@ CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 REGION = "us-east-1"
+#: moto's CompleteMultipartUpload joins the parts in Python: about 75 s for 4 GiB here, past
+#: botocore's default 60 s read timeout (whose retry then fails with NoSuchUpload). Every
+#: client of the benchmark, the pipeline's included, waits this long instead.
+READ_TIMEOUT = 900.0
 RANGE_PATCH = (
     "ranged GET reads only the requested range (stock moto reads the whole object per range)"
 )
@@ -64,7 +68,7 @@ def s3_client(endpoint: str) -> S3Client:
         region_name=REGION,
         aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        config=Config(s3={"addressing_style": "path"}),
+        config=Config(s3={"addressing_style": "path"}, read_timeout=READ_TIMEOUT),
     )
 
 

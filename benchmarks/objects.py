@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError
 
 from benchmarks.stats import MiB
 
@@ -76,7 +79,8 @@ def put_generated(client: S3Client, bucket: str, key: str, size: int, *, threads
             MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
         )
     except BaseException:
-        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
+        with contextlib.suppress(ClientError):  # keep the original error
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
         raise
     return str(response["ETag"])
 
