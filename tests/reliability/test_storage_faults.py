@@ -185,21 +185,7 @@ LOST_ANSWERS = [
     pytest.param("UploadPart", 5 * MiB + 9, id="UploadPart"),
     pytest.param("CompleteMultipartUpload", 5 * MiB + 9, id="CompleteMultipartUpload"),
     pytest.param("PutObject", 1000, id="PutObject"),
-    pytest.param(
-        "CreateMultipartUpload",
-        5 * MiB + 9,
-        id="CreateMultipartUpload",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "storage_adapter/writer.py MultipartWriter._create: when the answer to "
-                "CreateMultipartUpload is lost after the store created the upload, the retry "
-                "(botocore's and _with_retry's) creates a second upload; the first upload id "
-                "is never known, so neither abort() nor crash recovery can abort it and it "
-                "stays open forever"
-            ),
-        ),
-    ),
+    pytest.param("CreateMultipartUpload", 5 * MiB + 9, id="CreateMultipartUpload"),
 ]
 
 
