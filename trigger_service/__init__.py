@@ -109,6 +109,7 @@ from trigger_service.records import (
     new_execution_id,
     utc_now,
 )
+from trigger_service.recovery import abort_uploads_of_output, committed_output, output_key_of
 from trigger_service.resources import (
     StorageResourceLoader,
     parse_s3_url,
@@ -298,8 +299,10 @@ __all__ = [
     "WorkflowModel",
     "Workflows",
     "abort_upload",
+    "abort_uploads_of_output",
     "check_object_key",
     "check_output_key",
+    "committed_output",
     "create_app",
     "decode_cursor",
     "default_concurrency",
@@ -320,6 +323,7 @@ __all__ = [
     "make_sqs_client",
     "new_execution_id",
     "open_service",
+    "output_key_of",
     "parse_model",
     "parse_notification",
     "parse_s3_url",

@@ -28,7 +28,14 @@ from trigger_service.engine import ExecutionEngine
 from trigger_service.errors import TriggerServiceError, UnknownWorkflow
 from trigger_service.failures import error_info
 from trigger_service.metrics import ServiceMetrics
-from trigger_service.records import ErrorInfo, ExecutionRecord, ExecutionStatus, utc_now
+from trigger_service.records import (
+    ErrorInfo,
+    ExecutionRecord,
+    ExecutionStatus,
+    ObjectRef,
+    utc_now,
+)
+from trigger_service.recovery import abort_uploads_of_output, committed_output
 from trigger_service.sinks import FrameCallback
 from trigger_service.store import ExecutionStore
 from trigger_service.workflow import Workflow, Workflows
@@ -240,9 +247,14 @@ class Executor:
                 await self._fail_for_good(record, ErrorInfo(code=exc.code, message=exc.message))
                 continue
             if record.status is ExecutionStatus.RUNNING:
+                output = await committed_output(io, workflow, record)
+                if output is not None:
+                    await self._succeeded_before_crash(record, output)
+                    continue
                 if record.upload_id is not None:
                     await abort_upload(io, workflow, record)
                     record.upload_id = None
+                await abort_uploads_of_output(io, workflow, record)
                 interrupted = "the service stopped while this execution was running"
                 if record.attempts >= workflow.retry.attempts:
                     await self._fail_for_good(
@@ -327,6 +339,15 @@ class Executor:
         event = self._waiters.pop(record.id, None)
         if event is not None:
             event.set()
+
+    async def _succeeded_before_crash(self, record: ExecutionRecord, output: ObjectRef) -> None:
+        logger.info("execution %s: its output was committed before the crash", record.id)
+        record.status = ExecutionStatus.SUCCEEDED
+        record.output = output
+        record.error = None
+        record.upload_id = None
+        record.finished_at = utc_now()
+        await self._finish(record)
 
     async def _fail_for_good(self, record: ExecutionRecord, error: ErrorInfo) -> None:
         record.status = ExecutionStatus.FAILED

@@ -282,15 +282,6 @@ def _window(
     return record, target
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "trigger_service/executor.py Executor.recover (with storage_adapter/writer.py "
-        "MultipartWriter._create): a crash after CreateMultipartUpload reached the store and "
-        "before the engine's on_upload_changed callback saved record.upload_id leaves an upload "
-        "that recovery cannot see (it aborts only the stored upload id); it stays open forever"
-    ),
-)
 def test_crash_between_create_and_recording_the_upload_id_leaves_no_upload(
     s3: S3Client, moto_endpoint: str, tmp_path: Path
 ) -> None:
@@ -304,16 +295,6 @@ def test_crash_between_create_and_recording_the_upload_id_leaves_no_upload(
     assert open_uploads(s3, target) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "trigger_service/executor.py Executor.recover: a crash after CompleteMultipartUpload "
-        "made the output visible and before the record was saved as succeeded re-runs the "
-        "execution, which writes the output a second time (a second version, a second "
-        "ObjectCreated event); recovery could HEAD the rendered output key and, when its "
-        "x-amz-meta-bucketstream-execution is this execution's id, record success instead"
-    ),
-)
 def test_crash_between_complete_and_recording_success_writes_the_output_once(
     s3: S3Client, moto_endpoint: str, tmp_path: Path
 ) -> None:
