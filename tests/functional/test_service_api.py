@@ -37,11 +37,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_explicit_start_is_deduplicated_and_validated(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:

@@ -36,11 +36,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def _executions(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
     response = await client.get("/executions", params={"limit": "100", **params})
     assert response.status_code == 200

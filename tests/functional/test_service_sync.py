@@ -41,11 +41,6 @@ SMALL_CHUNKS = TransferSettings(
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _flows(bucket: str) -> Workflows:
     return workflows(
         bucket,

@@ -25,11 +25,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _put(s3: S3Client, bucket: str, key: str, body: bytes = b"payload " * 1000) -> str:
     return s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"].strip('"')
 

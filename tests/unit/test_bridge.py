@@ -22,11 +22,6 @@ from bridge import (
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class MemorySink:
     """Collects frames; records whether commit or abort was called."""

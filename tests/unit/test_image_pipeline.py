@@ -22,11 +22,6 @@ pytestmark = pytest.mark.anyio
 LOG = logging.LoggerAdapter(logging.getLogger("tests.image"), {"execution": "test"})
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class MemorySink:
     """Collects output chunks; only commit makes them the result."""

@@ -20,11 +20,6 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def store() -> AsyncIterator[SQLiteExecutionStore]:
     store = SQLiteExecutionStore()
     await store.open()
