@@ -60,6 +60,10 @@ from trigger_service.sync import SyncExecution, direct_upload_key, upload_stream
 EXECUTION_ID_HEADER = "X-Execution-Id"
 
 #: HTTP status of each error code; other codes: 503 when transient, else 422 (bad input).
+#: Content types of a ``{"bucket","key"}`` body: JSON, plus what ``curl -d`` sends by default
+#: and no type at all. Anything else is the raw bytes of a direct upload.
+JSON_REQUEST_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded", ""})
+
 STATUS_BY_CODE: Mapping[str, int] = {
     "MalformedEvent": 400,
     "InvalidRequest": 400,
@@ -193,7 +197,7 @@ async def _post_sync_execution(request: Request) -> Response:
     workflow = service.workflows.get(request.path_params["name"])
     store_output = _bool_param(request.query_params.get("store"), "store", default=True)
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    is_json = media_type == "application/json" or media_type.endswith("+json")
+    is_json = media_type in JSON_REQUEST_TYPES or media_type.endswith("+json")
     if is_json:
         body = await read_body(request, service.config.max_body_bytes)
         _authenticate(request, body)

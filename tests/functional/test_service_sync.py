@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -356,3 +357,22 @@ async def test_over_real_http_the_response_is_chunked(
                         pass
             assert (await client.get("/healthz")).json()["status"] == "ok"
         server.should_exit = True
+
+
+async def test_curl_default_form_content_type_is_read_as_a_json_request(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    payload = os.urandom(300_000)
+    s3.put_object(Bucket=bucket, Key="incoming/form.bin", Body=payload)
+    cfg = config(moto_endpoint, _flows(bucket), transfer=SMALL_CHUNKS)
+    async with running(cfg) as (_service, client):
+        for content_type in ("application/x-www-form-urlencoded", None):
+            headers = {"content-type": content_type} if content_type else {}
+            response = await client.post(
+                "/workflows/copy/sync-executions",
+                params={"store": "false"},
+                content=json.dumps({"bucket": bucket, "key": "incoming/form.bin"}).encode(),
+                headers=headers,
+            )
+            assert response.status_code == 200, response.text
+            assert response.content == payload
