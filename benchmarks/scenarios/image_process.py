@@ -25,7 +25,11 @@ PACE_INTERVAL = 0.004
 
 
 def _side(name: str, result: JobResult) -> dict[str, Any]:
-    return {f"{name}_seconds": result.seconds, f"{name}_peak_rss_mb": result.peak_rss_mb}
+    row = {f"{name}_seconds": result.seconds, f"{name}_peak_rss_mb": result.peak_rss_mb}
+    start = result.data["process"].get("rss_at_start_bytes")
+    if start:  # after the job's imports, before its work (Python sides only)
+        row[f"{name}_rss_at_start_mb"] = start / 1e6
+    return row
 
 
 def run(ctx: Context) -> dict[str, Any]:
