@@ -13,7 +13,6 @@ import anyio
 from benchmarks.baselines import (
     Marks,
     compress_params,
-    naive_process,
     staged_compress,
     staged_watermark,
     watermark_params,
@@ -102,14 +101,6 @@ def pipeline_file(params: dict[str, Any]) -> dict[str, Any]:
         "output_bytes": destination.stat().st_size,
         "decode": decode.get("details", {}),
     }
-
-
-def naive_file(params: dict[str, Any]) -> dict[str, Any]:
-    """The plain Pillow script on a local file."""
-    source, destination = Path(params["source"]), Path(params["destination"])
-    began = time.perf_counter()
-    naive_process(source, destination, marks_of(params))
-    return {"seconds": time.perf_counter() - began, "output_bytes": destination.stat().st_size}
 
 
 def s3_event(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:

@@ -60,9 +60,11 @@ def run(ctx: Context) -> dict[str, Any]:
                 assert modules is not None
                 result = run_sharp(modules, photo, outputs["sharp"], layers)
             else:
-                target = "pipeline_file" if side == "pipeline" else "naive_file"
-                params = {**common, "destination": str(outputs[side])}
-                result = run_job(f"benchmarks.image_jobs:{target}", params)
+                target = {
+                    "pipeline": "benchmarks.image_jobs:pipeline_file",
+                    "naive": "benchmarks.naive_job:naive_file",
+                }[side]
+                result = run_job(target, {**common, "destination": str(outputs[side])})
             row.update(_side(side, result))
             if side == "pipeline":
                 row["pipeline_decode_draft_scale"] = result.get("decode", {}).get(
