@@ -17,7 +17,7 @@ from benchmarks.baselines import (
     staged_watermark,
     watermark_params,
 )
-from benchmarks.jobs import OperationTimer, stage_timeline
+from benchmarks.jobs import OperationTimer, stage_timeline, workflow_document
 from benchmarks.moto_server import READ_TIMEOUT, REGION, s3_client
 
 if TYPE_CHECKING:
@@ -33,27 +33,13 @@ def marks_of(params: dict[str, Any]) -> Marks:
     return Marks(logo=Path(logo) if logo else None)
 
 
-def image_workflow_document(bucket: str, marks: Marks, output_key: str) -> dict[str, Any]:
-    """The image workflow: compress (fit 2048, JPEG q80), then watermark."""
-    steps = [{"compress": compress_params()}, {"watermark": watermark_params(marks)}]
-    return {
-        "workflows": {
-            PHOTOS: {
-                "trigger": {"bucket": bucket, "prefix": "in/"},
-                "steps": steps,
-                "output": {"bucket": bucket, "key": output_key},
-                "timeout_seconds": 600,
-            }
-        }
-    }
-
-
 def load_image_workflow(marks: Marks, bucket: str = "bench-local", io: Any = None) -> Workflow:
     """The image workflow, validated and prepared (logo loaded)."""
     from trigger_service.resources import StorageResourceLoader
     from trigger_service.workflow import parse_workflows, prepare_workflows
 
-    document = image_workflow_document(bucket, marks, "out/{stem}.{ext}")
+    steps = [{"compress": compress_params()}, {"watermark": watermark_params(marks)}]
+    document = workflow_document(PHOTOS, bucket, steps, output_key="out/{stem}.{ext}")
 
     async def prepare() -> Workflow:
         workflows = await prepare_workflows(parse_workflows(document), StorageResourceLoader(io))
