@@ -13,7 +13,10 @@ from steps.errors import InvalidCompressedData
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 #: Upper bound on one output frame of gunzip, so a small compressed chunk cannot inflate
 #: into an unbounded buffer (a "zip bomb" stays streamed in bounded frames).
-GUNZIP_MAX_FRAME = 8 * 1024 * 1024
+GUNZIP_MAX_FRAME = 1024 * 1024
+#: gzip compresses its input in slices of this size and sends each slice's output on, so its
+#: output frames (and the channel after it) stay small whatever the input chunk size.
+GZIP_SLICE = 1024 * 1024
 
 
 async def passthrough(ctx: StepContext) -> None:
@@ -34,9 +37,11 @@ async def gzip(ctx: StepContext) -> None:
     params: GzipParams = ctx.params
     compressor = zlib.compressobj(params.level, zlib.DEFLATED, GZIP_WBITS)
     async for chunk in ctx.input:
-        compressed = compressor.compress(chunk)
-        if compressed:
-            await ctx.write(compressed)
+        with memoryview(chunk) as view:
+            for start in range(0, view.nbytes, GZIP_SLICE):
+                compressed = compressor.compress(view[start : start + GZIP_SLICE])
+                if compressed:
+                    await ctx.write(compressed)
     await ctx.write(compressor.flush())
 
 

@@ -85,19 +85,39 @@ class MultipartWriter:
         self.first_part_uploaded_at: float | None = None
 
     async def consume(self, ctx: SinkContext) -> None:
-        """Upload full parts as frames arrive; keep the short tail for ``commit``."""
+        """Upload full parts as frames arrive; keep the short tail for ``commit``.
+
+        A frame that is exactly one part (the default when chunk and part sizes match) is
+        uploaded as it is, without a copy; otherwise frames are cut into a buffer that never
+        holds more than one part.
+        """
+        part_size = self.part_size
         buffer = bytearray()
         in_flight = anyio.Semaphore(self.parts_in_flight)
         async with anyio.create_task_group() as group:
+
+            async def dispatch(part: bytes) -> None:
+                await in_flight.acquire()
+                number = await self._next_part_number()
+                group.start_soon(self._upload_part_then_release, number, part, in_flight, ctx)
+
             async for frame in ctx.input:
-                buffer += frame
                 self._size += len(frame)
-                while len(buffer) >= self.part_size:
-                    part = bytes(buffer[: self.part_size])
-                    del buffer[: self.part_size]
-                    await in_flight.acquire()
-                    number = await self._next_part_number()
-                    group.start_soon(self._upload_part_then_release, number, part, in_flight, ctx)
+                with memoryview(frame) as view:
+                    offset, length = 0, view.nbytes
+                    while offset < length:
+                        if not buffer and length - offset >= part_size:
+                            whole = offset == 0 and length == part_size and isinstance(frame, bytes)
+                            part = frame if whole else view[offset : offset + part_size].tobytes()
+                            offset += part_size
+                        else:
+                            take = min(part_size - len(buffer), length - offset)
+                            buffer += view[offset : offset + take]
+                            offset += take
+                            if len(buffer) < part_size:
+                                break
+                            part, buffer = bytes(buffer), bytearray()
+                        await dispatch(part)
         self._tail = bytes(buffer)
         self._consumed = True
 

@@ -7,6 +7,7 @@ with a loop guard and an idempotency key (:mod:`~trigger_service.routing`), reco
 HTTP API is :func:`create_app`; ``bucketstream serve`` runs it (:mod:`~trigger_service.serve`).
 """
 
+from trigger_service.allocator import tune_allocator
 from trigger_service.api import (
     EXECUTION_ID_HEADER,
     STATUS_BY_CODE,
@@ -338,6 +339,7 @@ __all__ = [
     "status_for",
     "storage_from_env",
     "transfer_from_env",
+    "tune_allocator",
     "under_own_output",
     "upload_stream",
     "utc_now",

@@ -13,6 +13,7 @@ import click
 
 from bridge import StageFailed
 from storage_adapter import StorageIO
+from trigger_service.allocator import tune_allocator
 from trigger_service.demo import demo
 from trigger_service.engine import ExecutionEngine
 from trigger_service.errors import TriggerServiceError
@@ -34,6 +35,7 @@ def _fail(message: str, code: str = "InvalidArgument") -> NoReturn:
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def main(verbose: int) -> None:
     """Serverless streaming for S3-compatible object storage."""
+    tune_allocator()
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -25,6 +25,7 @@ from storage_adapter import (
     StorageIO,
     WriteResult,
 )
+from trigger_service.allocator import tune_allocator
 from trigger_service.errors import TriggerServiceError
 from trigger_service.failures import error_info
 from trigger_service.records import (
@@ -79,6 +80,7 @@ class ExecutionEngine:
         *,
         progress_interval: float = 0.5,
     ) -> None:
+        tune_allocator()
         self.io = io
         self.transfer = transfer or TransferSettings()
         self.progress_interval = progress_interval
