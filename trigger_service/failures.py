@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from botocore import exceptions as botocore_errors
+
 from bridge import StageFailed
+from storage_adapter import RETRYABLE_TRANSFER_ERRORS
 from trigger_service.records import ErrorInfo
 
 
@@ -15,6 +18,23 @@ def error_info(error: BaseException, *, step: str | None = None) -> ErrorInfo:
     if isinstance(code, str) and isinstance(message, str):
         return ErrorInfo(
             code=code, message=message, step=step, transient=bool(getattr(error, "transient", 0))
+        )
+    if isinstance(
+        error, botocore_errors.NoCredentialsError | botocore_errors.PartialCredentialsError
+    ):
+        return ErrorInfo(
+            code="NoCredentials",
+            message="no usable storage credentials: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+            step=step,
+        )
+    if isinstance(error, RETRYABLE_TRANSFER_ERRORS):
+        return ErrorInfo(
+            code="StorageUnavailable",
+            message=f"the storage endpoint could not be reached or dropped the connection: "
+            f"{type(error).__name__}: {error}",
+            step=step,
+            transient=True,
         )
     if isinstance(error, TimeoutError):
         return ErrorInfo(

@@ -99,3 +99,26 @@ def test_run_unknown_workflow_is_a_clear_error(config: Path, moto_endpoint: str)
     code, _, err = _run(config, moto_endpoint, "nope", "s3://b/k")
     assert code == 1
     assert "UnknownWorkflow" in err and "archive" in err
+
+
+def test_run_without_credentials_names_the_problem(
+    bucket: str, config: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, out, _ = _run(config, moto_endpoint, "copy", f"s3://{bucket}/incoming/x.bin")
+    assert code == 1
+    assert json.loads(out)["error"]["code"] == "NoCredentials"
+
+
+def test_run_against_a_dead_endpoint_is_transient(bucket: str, config: Path) -> None:
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    code, out, _ = _run(config, dead, "copy", f"s3://{bucket}/incoming/x.bin")
+    assert code == 1
+    error = json.loads(out)["error"]
+    assert error["code"] == "StorageUnavailable" and error["transient"] is True
