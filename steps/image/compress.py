@@ -19,7 +19,7 @@ from steps.image.modes import resizable
 from steps.image.params import RESAMPLING, Color, ResampleName
 from steps.image.picture import EncodeOptions, Picture, StripPolicy, expect_picture, swaps_axes
 from steps.image.picture import upright as set_upright
-from steps.image.threads import run_cpu
+from steps.threads import run_cpu
 
 #: Stands for "no limit" on one side of a size hint.
 UNBOUNDED = 2**31 - 1

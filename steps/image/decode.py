@@ -51,7 +51,7 @@ from steps.image.formats import (
 from steps.image.modes import has_alpha
 from steps.image.picture import Picture, swaps_axes
 from steps.image.streams import CHUNK_SIZE, ChunkReader
-from steps.image.threads import CpuGate
+from steps.threads import CpuGate
 
 #: Pillow's default decompression-bomb limit (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485

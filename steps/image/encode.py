@@ -30,7 +30,7 @@ from steps.image.formats import WRITABLE_FORMATS
 from steps.image.modes import frames_for_format
 from steps.image.picture import Picture, expect_picture, upright
 from steps.image.streams import ChunkWriter
-from steps.image.threads import CpuGate
+from steps.threads import CpuGate
 
 #: Quality used when no step chose one (Pillow's own default elsewhere).
 DEFAULT_QUALITY = {"JPEG": 85, "WEBP": 80}

@@ -17,7 +17,7 @@ from steps.api import StepContext, StepDefinition
 from steps.image.modes import editable
 from steps.image.params import Color
 from steps.image.picture import RGB, Picture, expect_picture, upright
-from steps.image.threads import run_cpu
+from steps.threads import run_cpu
 
 #: Clockwise quarter turns → the exact transpose.
 QUARTER_TURNS = {

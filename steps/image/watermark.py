@@ -22,7 +22,7 @@ from steps.image.exif import CorruptExif, parse_exif
 from steps.image.marks import Anchor, ImageMark, TextMark, WatermarkParams, _Mark
 from steps.image.modes import cmyk_to_rgb, editable
 from steps.image.picture import ORIENTATION_TRANSPOSE, Picture, expect_picture, upright
-from steps.image.threads import run_cpu
+from steps.threads import run_cpu
 
 #: Largest logo file read, and largest logo decoded.
 LOGO_MAX_BYTES = 10 * 1024 * 1024
