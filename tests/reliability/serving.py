@@ -48,6 +48,8 @@ class ServeProcess:
     env: dict[str, str] = field(default_factory=dict)
     global_options: Sequence[str] = ()
     extra: Sequence[str] = ()
+    #: ``--host``; None leaves the option out (the default bind address).
+    host: str | None = "127.0.0.1"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -64,8 +66,7 @@ class ServeProcess:
             "serve",
             "--config",
             str(self.config),
-            "--host",
-            "127.0.0.1",
+            *(("--host", self.host) if self.host is not None else ()),
             "--port",
             str(self.port),
             "--endpoint-url",
