@@ -15,6 +15,7 @@ from storage_adapter.errors import (
     StorageError,
     TransientStorageError,
     UnexpectedResponse,
+    UploadGone,
     map_client_error,
 )
 from storage_adapter.objects import ObjectInfo, WriteResult, quote_etag, strip_etag
@@ -52,6 +53,7 @@ __all__ = [
     "StorageSettings",
     "TransientStorageError",
     "UnexpectedResponse",
+    "UploadGone",
     "WriteResult",
     "clamp_part_size",
     "make_s3_client",

@@ -9,6 +9,7 @@
     ├── ObjectChanged           ObjectChanged       no   (etag/size differ from the pinned ones)
     ├── UnexpectedResponse      UnexpectedResponse  no   (e.g. 200 instead of 206 to a range)
     ├── InvalidRequest          InvalidRequest      no   (4xx the request itself caused)
+    ├── UploadGone              NoSuchUpload        yes  (for the execution, not the request)
     └── TransientStorageError   StorageUnavailable  yes  (5xx, throttling, connection errors
                                                           that outlived every retry)
 """
@@ -67,6 +68,17 @@ class InvalidRequest(StorageError):
     code = "InvalidRequest"
 
 
+class UploadGone(StorageError):
+    """The multipart upload no longer exists (completed or aborted by someone else).
+
+    Transient for the execution (running it again starts a new upload), but retrying the
+    same request can never succeed.
+    """
+
+    code = "NoSuchUpload"
+    transient = True
+
+
 class TransientStorageError(StorageError):
     """A failure that may pass: server errors, throttling, broken connections."""
 
@@ -86,7 +98,6 @@ _TRANSIENT = {
     "ThrottlingException",
     "RequestTimeout",
     "RequestTimeTooSkewed",
-    "NoSuchUpload",
 }
 
 
@@ -99,6 +110,8 @@ def map_client_error(
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
     detail = response.get("Error", {}).get("Message") or code or f"HTTP {status}"
+    if code == "NoSuchUpload":
+        return UploadGone(f"{action} {where}: the multipart upload is gone", bucket=bucket, key=key)
     if code in _NO_BUCKET:
         return BucketNotFound(f"{action} {where}: bucket does not exist", bucket=bucket, key=key)
     if code in _NOT_FOUND or status == 404:

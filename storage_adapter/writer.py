@@ -12,6 +12,7 @@ part_size`` (parts being uploaded).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,7 +22,7 @@ import anyio
 from botocore.exceptions import ClientError
 
 from storage_adapter.client import StorageIO
-from storage_adapter.errors import InvalidRequest, map_client_error
+from storage_adapter.errors import InvalidRequest, UploadGone, map_client_error
 from storage_adapter.objects import WriteResult, strip_etag
 from storage_adapter.retry import RetryPolicy
 from storage_adapter.streams import SinkContext
@@ -149,15 +150,21 @@ class MultipartWriter:
             number = await self._next_part_number()
             await self._upload_part(number, self._tail)
         parts = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(self._parts.items())]
-        response = await self._with_retry(
-            self._call,
-            self.io.client.complete_multipart_upload,
-            "CompleteMultipartUpload",
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            MultipartUpload={"Parts": parts},
-        )
+        try:
+            response = await self._with_retry(
+                self._call,
+                self.io.client.complete_multipart_upload,
+                "CompleteMultipartUpload",
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except UploadGone:
+            # An earlier attempt may have completed it and only its answer was lost.
+            response = await self.io.call(self._completed_earlier)
+            if response is None:
+                raise
         self._finished = True
         await self._notify(None)
         return WriteResult(
@@ -174,14 +181,15 @@ class MultipartWriter:
         if self.upload_id is None or self._finished:
             return
         upload_id = self.upload_id
-        await self._with_retry(
-            self._call,
-            self.io.client.abort_multipart_upload,
-            "AbortMultipartUpload",
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=upload_id,
-        )
+        with contextlib.suppress(UploadGone):  # already aborted (or never to be seen)
+            await self._with_retry(
+                self._call,
+                self.io.client.abort_multipart_upload,
+                "AbortMultipartUpload",
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=upload_id,
+            )
         self._finished = True
         await self._notify(None)
 
@@ -220,6 +228,19 @@ class MultipartWriter:
         retried = attempts > 1 or response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
         if retried:
             await self.io.call(self._abort_lost_uploads)
+
+    def _completed_earlier(self) -> dict[str, Any] | None:
+        """The object's HEAD if it is this writer's completed output (marker and size match)."""
+        try:
+            head = self.io.client.head_object(Bucket=self.bucket, Key=self.key)
+        except ClientError:
+            return None
+        if head.get("Metadata", {}) != self.metadata or head.get("ContentLength") != self._size:
+            return None
+        logger.warning(
+            "s3://%s/%s: completed by an attempt whose answer was lost", self.bucket, self.key
+        )
+        return dict(head)
 
     def _abort_lost_uploads(self) -> None:
         """Abort uploads of this key that a retried create may have opened unseen.

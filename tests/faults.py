@@ -32,6 +32,8 @@ class Fault:
     """What to do to one request instead of forwarding it faithfully."""
 
     status: int | None = None
+    #: The S3 error code in the body of a ``status`` answer.
+    error_code: str = "InternalError"
     reset_after_bytes: int | None = None
     delay_seconds: float = 0.0
     #: Request headers removed before forwarding (e.g. ``("Range",)``: the server answers 200).
@@ -213,14 +215,15 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(fault.delay_seconds)
             if fault.status is not None:
                 payload = (
-                    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>InternalError</Code>"
-                    b"<Message>injected fault</Message></Error>"
-                )
+                    "<?xml version='1.0' encoding='UTF-8'?><Error>"
+                    f"<Code>{fault.error_code}</Code><Message>injected fault</Message></Error>"
+                ).encode()
                 self.send_response(fault.status)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
                 return
         upstream = http.client.HTTPConnection(self.server.upstream_host, self.server.upstream_port)
         dropped = {"connection", *(h.lower() for h in (fault.strip_headers if fault else ()))}

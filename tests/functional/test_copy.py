@@ -171,3 +171,27 @@ def test_server_ignoring_range_fails_clearly(s3: S3Client, bucket: str, moto_end
     assert caught.value.error.__class__.__name__ == "UnexpectedResponse"
     assert "206" in str(caught.value.error)
     assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0) == 0
+
+
+def test_complete_whose_answer_was_lost_is_recognised_on_retry(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    from tests.faults import Fault, Request, fault_proxy
+
+    digest = _put_random(s3, bucket, "in/lost.bin", 11 * MiB)
+    completes: list[str] = []
+
+    def lose_then_forget(request: Request) -> Fault | None:
+        if request.operation != "CompleteMultipartUpload":
+            return None
+        completes.append(request.path)
+        if len(completes) == 1:
+            return Fault(drop_response=True)  # the store completes, the answer is lost
+        return Fault(status=404, error_code="NoSuchUpload")  # as a real store then answers
+
+    with fault_proxy(moto_endpoint, lose_then_forget) as (url, _log):
+        result = anyio.run(_copy, url, bucket, "in/lost.bin", "out/lost.bin")
+    assert len(completes) >= 2
+    assert result.size == 11 * MiB
+    assert _sha256_of(s3, bucket, "out/lost.bin") == digest
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
