@@ -7,195 +7,367 @@ with a loop guard and an idempotency key (:mod:`~trigger_service.routing`), reco
 HTTP API is :func:`create_app`; ``bucketstream serve`` runs it (:mod:`~trigger_service.serve`).
 """
 
-from trigger_service.allocator import tune_allocator
-from trigger_service.api import (
-    EXECUTION_ID_HEADER,
-    STATUS_BY_CODE,
-    ServiceUnavailable,
-    SyncExecutionResponse,
-    create_app,
-    error_response,
-    status_for,
-)
-from trigger_service.auth import (
-    SIGNATURE_HEADER,
-    SIGNATURE_PREFIX,
-    TOKEN_HEADER,
-    RequestAuth,
-    Unauthorized,
-    sign,
-)
-from trigger_service.bodies import (
-    InvalidRequest,
-    ObjectRequest,
-    RequestTooLarge,
-    limited_stream,
-    parse_model,
-    read_body,
-)
-from trigger_service.cli import main
-from trigger_service.demo import DEMO_WORKFLOWS, Outcome, run_demo
-from trigger_service.embedded import (
-    DEFAULT_QUEUE_NAME,
-    EMBEDDED_CREDENTIALS,
-    EMBEDDED_REGION,
-    EmbeddedStorage,
-    embedded_credentials,
-    embedded_storage,
-)
-from trigger_service.engine import (
-    MARKER_METADATA_KEY,
-    ExecutionEngine,
-    LoopPrevented,
-    ProgressCallback,
-    TransferSettings,
-)
-from trigger_service.errors import (
-    ExecutionNotFound,
-    MalformedEvent,
-    TriggerServiceError,
-    UnknownWorkflow,
-    UnsafeOutputKey,
-    WorkflowConfigError,
-)
-from trigger_service.events import (
-    MAX_KEY_BYTES,
-    MAX_RECORDS,
-    REASON_NOT_OBJECT_EVENT,
-    REASON_SUBSCRIPTION,
-    REASON_TEST_EVENT,
-    SOURCES,
-    IgnoredRecord,
-    ObjectEvent,
-    ParsedNotification,
-    check_object_key,
-    parse_notification,
-    parse_sqs_message,
-)
-from trigger_service.executor import (
-    INTERRUPTED,
-    MAX_BACKOFF,
-    Executor,
-    Overloaded,
-    Reservation,
-    abort_upload,
-)
-from trigger_service.failures import error_info
-from trigger_service.intake import (
-    Accepted,
-    Intake,
-)
-from trigger_service.keys import (
-    FORMAT_EXTENSIONS,
-    TEMPLATE_VARIABLES,
-    KeyTemplate,
-    check_output_key,
-)
-from trigger_service.local import (
-    DEFAULT_FILE_CHUNK,
-    FileSink,
-    FileSource,
-)
-from trigger_service.metrics import (
-    METRICS_CONTENT_TYPE,
-    ServiceMetrics,
-)
-from trigger_service.process import process_file
-from trigger_service.records import (
-    ErrorInfo,
-    ExecutionRecord,
-    ExecutionStatus,
-    ObjectRef,
-    StepRecord,
-    new_execution_id,
-    utc_now,
-)
-from trigger_service.recovery import abort_uploads_of_output, committed_output, output_key_of
-from trigger_service.resources import (
-    StorageResourceLoader,
-    parse_s3_url,
-)
-from trigger_service.routing import (
-    REASON_DIRECT_UPLOAD,
-    REASON_EXECUTION_OUTPUT,
-    REASON_NO_WORKFLOW,
-    REASON_OBJECT_CHANGED,
-    REASON_OBJECT_GONE,
-    REASON_OWN_OUTPUT,
-    UPLOAD_METADATA_KEY,
-    RoutedEvent,
-    Router,
-    Routing,
-    Start,
-    idempotency_key,
-    ignore_reason,
-    route_event,
-    under_own_output,
-)
-from trigger_service.samples import (
-    Sample,
-    demo_samples,
-    landscape,
-)
-from trigger_service.serve import (
-    DEFAULT_STORE,
-    DEFAULT_WORKFLOWS,
-    drop_in_instructions,
-)
-from trigger_service.service import (
-    Service,
-    ServiceConfig,
-    default_concurrency,
-    make_sqs_client,
-    open_service,
-)
-from trigger_service.settings import (
-    ServiceSettings,
-    storage_from_env,
-    transfer_from_env,
-)
-from trigger_service.sinks import (
-    FrameCallback,
-    StreamOnlySink,
-    TeeSink,
-)
-from trigger_service.sqs import (
-    SqsPoller,
-    SqsSettings,
-)
-from trigger_service.store import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    ExecutionPage,
-    ExecutionStore,
-    InvalidCursor,
-    decode_cursor,
-    encode_cursor,
-)
-from trigger_service.store_sqlite import SQLiteExecutionStore
-from trigger_service.sync import (
-    DIRECT_UPLOAD_PREFIX,
-    FIRST_STREAMED_AT,
-    STREAM_BUFFER_CHUNKS,
-    ClientDisconnected,
-    SyncExecution,
-    SyncExecutionFailed,
-    direct_upload_key,
-    upload_stream,
-)
-from trigger_service.workflow import (
-    MAX_WORKFLOW_FILE_BYTES,
-    OutputConfig,
-    RetryConfig,
-    TriggerConfig,
-    Workflow,
-    WorkflowFileModel,
-    WorkflowModel,
-    Workflows,
-    load_workflows,
-    parse_workflows,
-    prepare_workflows,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trigger_service.allocator import tune_allocator
+    from trigger_service.api import (
+        EXECUTION_ID_HEADER,
+        STATUS_BY_CODE,
+        ServiceUnavailable,
+        SyncExecutionResponse,
+        create_app,
+        error_response,
+        status_for,
+    )
+    from trigger_service.auth import (
+        SIGNATURE_HEADER,
+        SIGNATURE_PREFIX,
+        TOKEN_HEADER,
+        RequestAuth,
+        Unauthorized,
+        sign,
+    )
+    from trigger_service.bodies import (
+        InvalidRequest,
+        ObjectRequest,
+        RequestTooLarge,
+        limited_stream,
+        parse_model,
+        read_body,
+    )
+    from trigger_service.cli import main
+    from trigger_service.demo import DEMO_WORKFLOWS, Outcome, run_demo
+    from trigger_service.embedded import (
+        DEFAULT_QUEUE_NAME,
+        EMBEDDED_CREDENTIALS,
+        EMBEDDED_REGION,
+        EmbeddedStorage,
+        embedded_credentials,
+        embedded_storage,
+    )
+    from trigger_service.engine import (
+        MARKER_METADATA_KEY,
+        ExecutionEngine,
+        LoopPrevented,
+        ProgressCallback,
+        TransferSettings,
+    )
+    from trigger_service.errors import (
+        ExecutionNotFound,
+        MalformedEvent,
+        TriggerServiceError,
+        UnknownWorkflow,
+        UnsafeOutputKey,
+        WorkflowConfigError,
+    )
+    from trigger_service.events import (
+        MAX_KEY_BYTES,
+        MAX_RECORDS,
+        REASON_NOT_OBJECT_EVENT,
+        REASON_SUBSCRIPTION,
+        REASON_TEST_EVENT,
+        SOURCES,
+        IgnoredRecord,
+        ObjectEvent,
+        ParsedNotification,
+        check_object_key,
+        parse_notification,
+        parse_sqs_message,
+    )
+    from trigger_service.executor import (
+        INTERRUPTED,
+        MAX_BACKOFF,
+        Executor,
+        Overloaded,
+        Reservation,
+        abort_upload,
+    )
+    from trigger_service.failures import error_info
+    from trigger_service.intake import (
+        Accepted,
+        Intake,
+    )
+    from trigger_service.keys import (
+        FORMAT_EXTENSIONS,
+        TEMPLATE_VARIABLES,
+        KeyTemplate,
+        check_output_key,
+    )
+    from trigger_service.local import (
+        DEFAULT_FILE_CHUNK,
+        FileSink,
+        FileSource,
+    )
+    from trigger_service.metrics import (
+        METRICS_CONTENT_TYPE,
+        ServiceMetrics,
+    )
+    from trigger_service.process import process_file
+    from trigger_service.records import (
+        ErrorInfo,
+        ExecutionRecord,
+        ExecutionStatus,
+        ObjectRef,
+        StepRecord,
+        new_execution_id,
+        utc_now,
+    )
+    from trigger_service.recovery import abort_uploads_of_output, committed_output, output_key_of
+    from trigger_service.resources import (
+        StorageResourceLoader,
+        parse_s3_url,
+    )
+    from trigger_service.routing import (
+        REASON_DIRECT_UPLOAD,
+        REASON_EXECUTION_OUTPUT,
+        REASON_NO_WORKFLOW,
+        REASON_OBJECT_CHANGED,
+        REASON_OBJECT_GONE,
+        REASON_OWN_OUTPUT,
+        UPLOAD_METADATA_KEY,
+        RoutedEvent,
+        Router,
+        Routing,
+        Start,
+        idempotency_key,
+        ignore_reason,
+        route_event,
+        under_own_output,
+    )
+    from trigger_service.samples import (
+        Sample,
+        demo_samples,
+        landscape,
+    )
+    from trigger_service.serve import (
+        DEFAULT_STORE,
+        DEFAULT_WORKFLOWS,
+        drop_in_instructions,
+    )
+    from trigger_service.service import (
+        Service,
+        ServiceConfig,
+        default_concurrency,
+        make_sqs_client,
+        open_service,
+    )
+    from trigger_service.settings import (
+        ServiceSettings,
+        storage_from_env,
+        transfer_from_env,
+    )
+    from trigger_service.sinks import (
+        FrameCallback,
+        StreamOnlySink,
+        TeeSink,
+    )
+    from trigger_service.sqs import (
+        SqsPoller,
+        SqsSettings,
+    )
+    from trigger_service.store import (
+        DEFAULT_PAGE_SIZE,
+        MAX_PAGE_SIZE,
+        ExecutionPage,
+        ExecutionStore,
+        InvalidCursor,
+        decode_cursor,
+        encode_cursor,
+    )
+    from trigger_service.store_sqlite import SQLiteExecutionStore
+    from trigger_service.sync import (
+        DIRECT_UPLOAD_PREFIX,
+        FIRST_STREAMED_AT,
+        STREAM_BUFFER_CHUNKS,
+        ClientDisconnected,
+        SyncExecution,
+        SyncExecutionFailed,
+        direct_upload_key,
+        upload_stream,
+    )
+    from trigger_service.workflow import (
+        MAX_WORKFLOW_FILE_BYTES,
+        OutputConfig,
+        RetryConfig,
+        TriggerConfig,
+        Workflow,
+        WorkflowFileModel,
+        WorkflowModel,
+        Workflows,
+        load_workflows,
+        parse_workflows,
+        prepare_workflows,
+    )
+
+#: Where each public name lives. Names are imported on first use (PEP 562), so that
+#: ``import trigger_service.engine`` (the CLI's ``run``/``process``, benchmarks) does not pay
+#: for the HTTP stack in memory and start-up time.
+_LOCATIONS: dict[str, str] = {
+    "Accepted": "trigger_service.intake",
+    "ClientDisconnected": "trigger_service.sync",
+    "DEFAULT_FILE_CHUNK": "trigger_service.local",
+    "DEFAULT_PAGE_SIZE": "trigger_service.store",
+    "DEFAULT_QUEUE_NAME": "trigger_service.embedded",
+    "DEFAULT_STORE": "trigger_service.serve",
+    "DEFAULT_WORKFLOWS": "trigger_service.serve",
+    "DEMO_WORKFLOWS": "trigger_service.demo",
+    "DIRECT_UPLOAD_PREFIX": "trigger_service.sync",
+    "EMBEDDED_CREDENTIALS": "trigger_service.embedded",
+    "EMBEDDED_REGION": "trigger_service.embedded",
+    "EXECUTION_ID_HEADER": "trigger_service.api",
+    "EmbeddedStorage": "trigger_service.embedded",
+    "ErrorInfo": "trigger_service.records",
+    "ExecutionEngine": "trigger_service.engine",
+    "ExecutionNotFound": "trigger_service.errors",
+    "ExecutionPage": "trigger_service.store",
+    "ExecutionRecord": "trigger_service.records",
+    "ExecutionStatus": "trigger_service.records",
+    "ExecutionStore": "trigger_service.store",
+    "Executor": "trigger_service.executor",
+    "FIRST_STREAMED_AT": "trigger_service.sync",
+    "FORMAT_EXTENSIONS": "trigger_service.keys",
+    "FileSink": "trigger_service.local",
+    "FileSource": "trigger_service.local",
+    "FrameCallback": "trigger_service.sinks",
+    "INTERRUPTED": "trigger_service.executor",
+    "IgnoredRecord": "trigger_service.events",
+    "Intake": "trigger_service.intake",
+    "InvalidCursor": "trigger_service.store",
+    "InvalidRequest": "trigger_service.bodies",
+    "KeyTemplate": "trigger_service.keys",
+    "LoopPrevented": "trigger_service.engine",
+    "MARKER_METADATA_KEY": "trigger_service.engine",
+    "MAX_BACKOFF": "trigger_service.executor",
+    "MAX_KEY_BYTES": "trigger_service.events",
+    "MAX_PAGE_SIZE": "trigger_service.store",
+    "MAX_RECORDS": "trigger_service.events",
+    "MAX_WORKFLOW_FILE_BYTES": "trigger_service.workflow",
+    "METRICS_CONTENT_TYPE": "trigger_service.metrics",
+    "MalformedEvent": "trigger_service.errors",
+    "ObjectEvent": "trigger_service.events",
+    "ObjectRef": "trigger_service.records",
+    "ObjectRequest": "trigger_service.bodies",
+    "Outcome": "trigger_service.demo",
+    "OutputConfig": "trigger_service.workflow",
+    "Overloaded": "trigger_service.executor",
+    "ParsedNotification": "trigger_service.events",
+    "ProgressCallback": "trigger_service.engine",
+    "REASON_DIRECT_UPLOAD": "trigger_service.routing",
+    "REASON_EXECUTION_OUTPUT": "trigger_service.routing",
+    "REASON_NOT_OBJECT_EVENT": "trigger_service.events",
+    "REASON_NO_WORKFLOW": "trigger_service.routing",
+    "REASON_OBJECT_CHANGED": "trigger_service.routing",
+    "REASON_OBJECT_GONE": "trigger_service.routing",
+    "REASON_OWN_OUTPUT": "trigger_service.routing",
+    "REASON_SUBSCRIPTION": "trigger_service.events",
+    "REASON_TEST_EVENT": "trigger_service.events",
+    "RequestAuth": "trigger_service.auth",
+    "RequestTooLarge": "trigger_service.bodies",
+    "Reservation": "trigger_service.executor",
+    "RetryConfig": "trigger_service.workflow",
+    "RoutedEvent": "trigger_service.routing",
+    "Router": "trigger_service.routing",
+    "Routing": "trigger_service.routing",
+    "SIGNATURE_HEADER": "trigger_service.auth",
+    "SIGNATURE_PREFIX": "trigger_service.auth",
+    "SOURCES": "trigger_service.events",
+    "SQLiteExecutionStore": "trigger_service.store_sqlite",
+    "STATUS_BY_CODE": "trigger_service.api",
+    "STREAM_BUFFER_CHUNKS": "trigger_service.sync",
+    "Sample": "trigger_service.samples",
+    "Service": "trigger_service.service",
+    "ServiceConfig": "trigger_service.service",
+    "ServiceMetrics": "trigger_service.metrics",
+    "ServiceSettings": "trigger_service.settings",
+    "ServiceUnavailable": "trigger_service.api",
+    "SqsPoller": "trigger_service.sqs",
+    "SqsSettings": "trigger_service.sqs",
+    "Start": "trigger_service.routing",
+    "StepRecord": "trigger_service.records",
+    "StorageResourceLoader": "trigger_service.resources",
+    "StreamOnlySink": "trigger_service.sinks",
+    "SyncExecution": "trigger_service.sync",
+    "SyncExecutionFailed": "trigger_service.sync",
+    "SyncExecutionResponse": "trigger_service.api",
+    "TEMPLATE_VARIABLES": "trigger_service.keys",
+    "TOKEN_HEADER": "trigger_service.auth",
+    "TeeSink": "trigger_service.sinks",
+    "TransferSettings": "trigger_service.engine",
+    "TriggerConfig": "trigger_service.workflow",
+    "TriggerServiceError": "trigger_service.errors",
+    "UPLOAD_METADATA_KEY": "trigger_service.routing",
+    "Unauthorized": "trigger_service.auth",
+    "UnknownWorkflow": "trigger_service.errors",
+    "UnsafeOutputKey": "trigger_service.errors",
+    "Workflow": "trigger_service.workflow",
+    "WorkflowConfigError": "trigger_service.errors",
+    "WorkflowFileModel": "trigger_service.workflow",
+    "WorkflowModel": "trigger_service.workflow",
+    "Workflows": "trigger_service.workflow",
+    "abort_upload": "trigger_service.executor",
+    "abort_uploads_of_output": "trigger_service.recovery",
+    "check_object_key": "trigger_service.events",
+    "check_output_key": "trigger_service.keys",
+    "committed_output": "trigger_service.recovery",
+    "create_app": "trigger_service.api",
+    "decode_cursor": "trigger_service.store",
+    "default_concurrency": "trigger_service.service",
+    "demo_samples": "trigger_service.samples",
+    "direct_upload_key": "trigger_service.sync",
+    "drop_in_instructions": "trigger_service.serve",
+    "embedded_credentials": "trigger_service.embedded",
+    "embedded_storage": "trigger_service.embedded",
+    "encode_cursor": "trigger_service.store",
+    "error_info": "trigger_service.failures",
+    "error_response": "trigger_service.api",
+    "idempotency_key": "trigger_service.routing",
+    "ignore_reason": "trigger_service.routing",
+    "landscape": "trigger_service.samples",
+    "limited_stream": "trigger_service.bodies",
+    "load_workflows": "trigger_service.workflow",
+    "main": "trigger_service.cli",
+    "make_sqs_client": "trigger_service.service",
+    "new_execution_id": "trigger_service.records",
+    "open_service": "trigger_service.service",
+    "output_key_of": "trigger_service.recovery",
+    "parse_model": "trigger_service.bodies",
+    "parse_notification": "trigger_service.events",
+    "parse_s3_url": "trigger_service.resources",
+    "parse_sqs_message": "trigger_service.events",
+    "parse_workflows": "trigger_service.workflow",
+    "prepare_workflows": "trigger_service.workflow",
+    "process_file": "trigger_service.process",
+    "read_body": "trigger_service.bodies",
+    "route_event": "trigger_service.routing",
+    "run_demo": "trigger_service.demo",
+    "sign": "trigger_service.auth",
+    "status_for": "trigger_service.api",
+    "storage_from_env": "trigger_service.settings",
+    "transfer_from_env": "trigger_service.settings",
+    "tune_allocator": "trigger_service.allocator",
+    "under_own_output": "trigger_service.routing",
+    "upload_stream": "trigger_service.sync",
+    "utc_now": "trigger_service.records",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LOCATIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'trigger_service' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "DEFAULT_FILE_CHUNK",
