@@ -6,7 +6,9 @@ another process. A burst of 1,000 notifications is answered 202 (accepted) or 42
 with ``Retry-After``) — accepted + 429 == sent — and every accepted one is processed; the soak
 variant then sends the refused ones again until all 1,000 are processed. Uploads notified over
 SQS are each processed once and the queue drains. The service process's peak RSS is sampled
-with psutil and bounded; no execution is left ``queued`` or ``running``.
+with psutil and bounded; no execution is left ``queued`` or ``running``. And one notification
+holding more records than the queue can take is answered 429 part-way; sent again, it starts
+only what had not started, so every record runs exactly once.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ import httpx
 import psutil
 import pytest
 
-from tests.functional.service_support import notify_queue, queue_size, s3_notification, unique
+from tests.functional.service_support import (
+    GATES,
+    config,
+    notify_queue,
+    queue_size,
+    running,
+    s3_notification,
+    unique,
+    workflows,
+)
 from tests.reliability.serving import ServeProcess
 from tests.reliability.support import MiB, eventually, keys_under, open_uploads
 
@@ -282,3 +293,74 @@ async def test_two_hundred_uploads_notified_over_sqs(
     process_s3: S3Client, process_sqs: SQSClient, moto_process: str, tmp_path: Path
 ) -> None:
     await _uploads(process_s3, process_sqs, moto_process, tmp_path, SOAK_UPLOADS)
+
+
+async def test_a_notification_cut_short_by_a_full_queue_completes_on_retry_without_duplicates(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    """One body of 120 records meets a queue of 40: 429 part-way, then a retry finishes it.
+
+    What was started before the 429 stays started; sending the same body again starts only
+    the rest (the others are duplicates), so every record runs exactly once.
+    """
+    records = 120
+    gate = unique("gate")
+    GATES[gate] = anyio.Event()
+    flows = workflows(
+        bucket,
+        held={
+            "trigger": {"prefix": "incoming/"},
+            "steps": [{"tests.functional.service_support:gate": {"name": gate}}],
+            "output": {"bucket": bucket, "key": "out/{key}"},
+        },
+    )
+    objects = {f"incoming/{i:03d}.bin": os.urandom(16) for i in range(records)}
+    etags = put_many(s3, bucket, objects)
+    body = {
+        "Records": [
+            s3_notification(bucket, key, etag=etag)["Records"][0] for key, etag in etags.items()
+        ]
+    }
+    cfg = config(moto_endpoint, flows, concurrency=1, queue_size=40)
+    async with running(cfg) as (service, client):
+        first = await client.post("/events", json=body)
+        assert first.status_code == 429, first.text
+        assert first.json()["error"]["code"] == "Overloaded"
+        started = await in_process_executions(client)
+        assert len(started) == 41  # one running (held at the gate) and forty queued
+        GATES[gate].set()
+        answers = [first]
+        for _ in range(20):
+            await eventually(
+                lambda: _idle(service.executor.queued, service.executor.running),
+                within=60,
+            )
+            answer = await client.post("/events", json=body)
+            answers.append(answer)
+            if answer.status_code == 202:
+                break
+        assert answers[-1].status_code == 202, [a.status_code for a in answers]
+        final = answers[-1].json()
+        assert len({r["id"] for r in final["executions"]}) == records
+        # The 41 started by the first attempt (and any later partial ones) were not restarted.
+        assert {r["id"] for r in started} <= set(final["duplicates"])
+        await eventually(
+            lambda: _idle(service.executor.queued, service.executor.running), within=60
+        )
+        done = await in_process_executions(client)
+    assert len(done) == records
+    assert Counter(r["status"] for r in done) == {"succeeded": records}
+    assert sorted(r["input"]["key"] for r in done) == sorted(objects)
+    assert len(keys_under(s3, bucket, "out/")) == records
+
+
+async def _idle(queued: int, running_now: int) -> bool:
+    return queued == 0 and running_now == 0
+
+
+async def in_process_executions(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Every execution of an in-process service (one page of up to 1000)."""
+    page: list[dict[str, Any]] = (await client.get("/executions", params={"limit": "1000"})).json()[
+        "executions"
+    ]
+    return page
