@@ -1,4 +1,4 @@
-"""Fixtures of the reliability suite: the asyncio backend and a versioned bucket."""
+"""Fixtures of the reliability suite: a versioned bucket, a moto server in its own process."""
 
 from __future__ import annotations
 
@@ -23,11 +23,6 @@ if TYPE_CHECKING:
 
 #: The moto server's request log (one line per request) drowns everything else.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
