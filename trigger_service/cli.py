@@ -38,6 +38,9 @@ def main(verbose: int) -> None:
     tune_allocator()
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Their DEBUG output carries request headers (Authorization names the access key id).
+    for chatty in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(chatty).setLevel(max(level, logging.INFO))
 
 
 @main.command()

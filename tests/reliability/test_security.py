@@ -298,16 +298,6 @@ VERBOSITY = [
     pytest.param(
         "-vv",
         id="debug",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "trigger_service/cli.py main: -vv sets the root logger to DEBUG, which turns on "
-                "botocore's DEBUG logging of every request's headers, including the "
-                "Authorization header with the access key id (Credential=AKIA...; the secret "
-                "key, token and HMAC secret are not logged); keep the botocore/urllib3 loggers "
-                "at INFO or add a filter that redacts Authorization"
-            ),
-        ),
     ),
 ]
 
