@@ -72,6 +72,18 @@ def s3_client(endpoint: str) -> S3Client:
     )
 
 
+def stop_process(process: subprocess.Popen[Any] | None, *, timeout: float) -> None:
+    """Terminate ``process`` and wait; kill it if it outlives ``timeout`` seconds."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class MotoServer:
     """``python -m benchmarks.moto_server`` on a free loopback port, stopped on ``close``."""
 
@@ -128,14 +140,7 @@ class MotoServer:
     def close(self) -> None:
         """Stop the server (only the process this object started)."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
     def __enter__(self) -> MotoServer:
         return self.start()

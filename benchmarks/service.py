@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from benchmarks.baselines import Marks, compress_params, watermark_params
-from benchmarks.moto_server import free_port, set_credentials
+from benchmarks.moto_server import free_port, set_credentials, stop_process
 
 PHOTOS = "photos"
 BYTES = "bytes"
@@ -92,11 +92,4 @@ class ServiceProcess:
     def close(self) -> None:
         """Stop the service (only the process this object started)."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
