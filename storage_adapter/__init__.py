@@ -16,9 +16,16 @@ from storage_adapter.errors import (
     TransientStorageError,
     UnexpectedResponse,
     UploadGone,
+    call_mapped,
     map_client_error,
 )
-from storage_adapter.objects import ObjectInfo, WriteResult, quote_etag, strip_etag
+from storage_adapter.objects import (
+    ObjectInfo,
+    WriteResult,
+    quote_etag,
+    strip_etag,
+    version_or_none,
+)
 from storage_adapter.reader import DEFAULT_CHUNK_SIZE, DEFAULT_READ_AHEAD, RangedReader
 from storage_adapter.retry import RETRYABLE_TRANSFER_ERRORS, RetryPolicy, ShortRead
 from storage_adapter.writer import (
@@ -55,9 +62,11 @@ __all__ = [
     "UnexpectedResponse",
     "UploadGone",
     "WriteResult",
+    "call_mapped",
     "clamp_part_size",
     "make_s3_client",
     "map_client_error",
     "quote_etag",
     "strip_etag",
+    "version_or_none",
 ]

@@ -16,7 +16,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 
 class StorageError(Exception):
@@ -99,6 +102,16 @@ _TRANSIENT = {
     "RequestTimeout",
     "RequestTimeTooSkewed",
 }
+
+
+def call_mapped(
+    method: Callable[..., Any], action: str, *, bucket: str, key: str | None, **params: Any
+) -> Any:
+    """``method(**params)`` with a botocore ``ClientError`` mapped to a :class:`StorageError`."""
+    try:
+        return method(**params)
+    except ClientError as exc:
+        raise map_client_error(exc, bucket=bucket, key=key, action=action) from exc
 
 
 def map_client_error(

@@ -15,6 +15,11 @@ def strip_etag(etag: str | None) -> str | None:
     return value.strip('"') or None
 
 
+def version_or_none(version: object) -> str | None:
+    """A version id, or None for the ``"null"``/empty one an unversioned bucket answers."""
+    return None if version in (None, "", "null") else str(version)
+
+
 def quote_etag(etag: str) -> str:
     """An etag in the quoted form ``If-Match`` expects."""
     return f'"{strip_etag(etag)}"'

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from botocore.exceptions import ClientError
 
 from storage_adapter.client import StorageIO
-from storage_adapter.errors import ObjectChanged, UnexpectedResponse, map_client_error
-from storage_adapter.objects import ObjectInfo, quote_etag, strip_etag
+from storage_adapter.errors import ObjectChanged, UnexpectedResponse, call_mapped
+from storage_adapter.objects import ObjectInfo, quote_etag, strip_etag, version_or_none
 from storage_adapter.retry import RetryPolicy, ShortRead
 from storage_adapter.streams import SourceContext
 
@@ -130,7 +129,7 @@ class RangedReader:
             key=self.key,
             size=size,
             etag=etag,
-            version_id=response.get("VersionId") or self._version_id,
+            version_id=version_or_none(response.get("VersionId")) or self._version_id,
             content_type=response.get("ContentType"),
             metadata=dict(response.get("Metadata", {})),
         )
@@ -176,10 +175,7 @@ class RangedReader:
         return data
 
     def _call(self, method: Callable[..., Any], action: str, **params: Any) -> Any:
-        try:
-            return method(**params)
-        except ClientError as exc:
-            raise map_client_error(exc, bucket=self.bucket, key=self.key, action=action) from exc
+        return call_mapped(method, action, bucket=self.bucket, key=self.key, **params)
 
     def _changed(self, detail: str) -> ObjectChanged:
         return ObjectChanged(

@@ -22,8 +22,8 @@ import anyio
 from botocore.exceptions import ClientError
 
 from storage_adapter.client import StorageIO
-from storage_adapter.errors import InvalidRequest, UploadGone, map_client_error
-from storage_adapter.objects import WriteResult, strip_etag
+from storage_adapter.errors import InvalidRequest, UploadGone, call_mapped
+from storage_adapter.objects import WriteResult, strip_etag, version_or_none
 from storage_adapter.retry import RetryPolicy
 from storage_adapter.streams import SinkContext
 
@@ -144,7 +144,7 @@ class MultipartWriter:
                 etag=strip_etag(response.get("ETag")),
                 size=self._size,
                 parts=0,
-                version_id=_version(response),
+                version_id=version_or_none(response.get("VersionId")),
             )
         if self._tail:
             number = await self._next_part_number()
@@ -173,7 +173,7 @@ class MultipartWriter:
             etag=strip_etag(response.get("ETag")),
             size=self._size,
             parts=len(parts),
-            version_id=_version(response),
+            version_id=version_or_none(response.get("VersionId")),
         )
 
     async def abort(self) -> None:
@@ -305,13 +305,4 @@ class MultipartWriter:
             await self._on_upload_changed(upload_id)
 
     def _call(self, method: Callable[..., Any], action: str, **params: Any) -> Any:
-        try:
-            return method(**params)
-        except ClientError as exc:
-            raise map_client_error(exc, bucket=self.bucket, key=self.key, action=action) from exc
-
-
-def _version(response: Any) -> str | None:
-    """The new object's version id; unversioned buckets answer "null" (or nothing)."""
-    version = response.get("VersionId")
-    return None if version in (None, "", "null") else str(version)
+        return call_mapped(method, action, bucket=self.bucket, key=self.key, **params)

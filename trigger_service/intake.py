@@ -128,7 +128,7 @@ class Intake:
             key=info.key,
             etag=info.etag,
             size=info.size,
-            version_id=info.version_id if info.version_id != "null" else None,
+            version_id=info.version_id,
         )
         start = Start(
             workflow=workflow,

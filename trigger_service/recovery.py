@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from storage_adapter import StorageError, StorageIO, strip_etag
+from storage_adapter import StorageError, StorageIO, strip_etag, version_or_none
 from trigger_service.engine import MARKER_METADATA_KEY
 from trigger_service.errors import TriggerServiceError
 from trigger_service.records import ExecutionRecord, ObjectRef
@@ -54,13 +54,12 @@ async def committed_output(
     response = await io.call(head)
     if response is None or response.get("Metadata", {}).get(MARKER_METADATA_KEY) != record.id:
         return None
-    version = response.get("VersionId")
     return ObjectRef(
         bucket=bucket,
         key=key,
         etag=strip_etag(response.get("ETag")),
         size=int(response.get("ContentLength", 0)),
-        version_id=None if version in (None, "", "null") else str(version),
+        version_id=version_or_none(response.get("VersionId")),
     )
 
 

@@ -121,8 +121,7 @@ async def upload_stream(
         key=result.key,
         etag=result.etag,
         size=result.size,
-        # "null" is an unversioned bucket's version id; pinning reads to it is pointless.
-        version_id=result.version_id if result.version_id != "null" else None,
+        version_id=result.version_id,
     )
 
 
