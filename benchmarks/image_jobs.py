@@ -22,7 +22,7 @@ from benchmarks.moto_server import READ_TIMEOUT, REGION, s3_client
 
 if TYPE_CHECKING:
     from bridge import StageContext
-    from trigger_service.workflow import Workflow
+    from trigger_service.workflows.model import Workflow
 
 PHOTOS = "photos"
 
@@ -35,8 +35,8 @@ def marks_of(params: dict[str, Any]) -> Marks:
 
 def load_image_workflow(marks: Marks, bucket: str = "bench-local", io: Any = None) -> Workflow:
     """The image workflow, validated and prepared (logo loaded)."""
-    from trigger_service.resources import StorageResourceLoader
-    from trigger_service.workflow import parse_workflows, prepare_workflows
+    from trigger_service.workflows.model import parse_workflows, prepare_workflows
+    from trigger_service.workflows.resources import StorageResourceLoader
 
     steps = [{"compress": compress_params()}, {"watermark": watermark_params(marks)}]
     document = workflow_document(PHOTOS, bucket, steps, output_key="out/{stem}.{ext}")
@@ -71,7 +71,7 @@ class MemorySink:
 
 def pipeline_file(params: dict[str, Any]) -> dict[str, Any]:
     """The image workflow on a local file (``process_file``: file → pipeline → file)."""
-    from trigger_service.process import process_file
+    from trigger_service.execution.process import process_file
 
     logging.basicConfig(level=logging.ERROR)
     workflow = load_image_workflow(marks_of(params))
@@ -112,8 +112,8 @@ def s3_event(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
 def pipeline_event(params: dict[str, Any]) -> dict[str, Any]:
     """Event → execution → committed output, through :class:`ExecutionEngine`."""
     from storage_adapter import StorageIO, StorageSettings
-    from trigger_service.engine import ExecutionEngine
-    from trigger_service.events import parse_notification
+    from trigger_service.events.parse import parse_notification
+    from trigger_service.execution.engine import ExecutionEngine
     from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 
     logging.basicConfig(level=logging.ERROR)
@@ -170,7 +170,7 @@ def paced_decode(params: dict[str, Any]) -> dict[str, Any]:
     """The image workflow fed from memory at a network-like pace; decode progress metrics."""
     from bridge import Stage, run_pipeline
     from steps import to_stage
-    from steps.image import decode_overlap
+    from steps.image.codec.decode import decode_overlap
 
     logging.basicConfig(level=logging.ERROR)
     workflow = load_image_workflow(marks_of(params))

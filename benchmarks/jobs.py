@@ -100,11 +100,11 @@ def stage_timeline(record: Any, origin: float) -> list[dict[str, Any]]:
 
 def run_workflow(params: dict[str, Any]) -> dict[str, Any]:
     """One execution of a workflow on ``s3://bucket/key`` through :class:`ExecutionEngine`."""
-    from storage_adapter import StorageIO, StorageSettings
-    from trigger_service.engine import ExecutionEngine, TransferSettings
+    from storage_adapter import StorageIO, StorageSettings, TransferSettings
+    from trigger_service.execution.engine import ExecutionEngine
     from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
-    from trigger_service.resources import StorageResourceLoader
-    from trigger_service.workflow import parse_workflows, prepare_workflows
+    from trigger_service.workflows.model import parse_workflows, prepare_workflows
+    from trigger_service.workflows.resources import StorageResourceLoader
 
     logging.basicConfig(level=logging.ERROR)
     io = StorageIO.from_settings(

@@ -59,7 +59,7 @@ class ServiceProcess:
         config = self.workdir / "service-workflows.json"
         config.write_text(json.dumps(service_workflows(self.bucket, self.marks)))
         command = [
-            sys.executable, "-c", "from trigger_service.cli import main; main()", "serve",
+            sys.executable, "-c", "from trigger_service.cli.commands import main; main()", "serve",
             "--config", str(config), "--host", "127.0.0.1", "--port", str(self.port),
             "--endpoint-url", self.endpoint, "--no-embedded",
             "--concurrency", str(self.concurrency),

@@ -1,4 +1,9 @@
-"""In-process stream bridge: bounded channels, frames and the pipeline runner."""
+"""In-process stream bridge: steps exchange frames over bounded channels.
+
+``channel`` is the bounded channel (backpressure, close, abort, statistics); ``frames`` what
+travels on it; ``pipeline`` runs stages concurrently and alone decides to commit; ``metrics``
+records each stage's traffic; every error is in ``errors``.
+"""
 
 from bridge.channel import Channel, ChannelStatistics
 from bridge.errors import BridgeError, ChannelClosed, StageFailed

@@ -1,17 +1,14 @@
-"""Steps: the step API, the registry, built-in byte and image steps, stage planning."""
+"""Steps: what a workflow's stages do, and how they are planned into a pipeline.
 
-from steps.api import (
-    AnyParams,
-    FrameKind,
-    NoParams,
-    ResourceLoader,
-    SizeHint,
-    StepContext,
-    StepDefinition,
-    StepFunction,
-)
-from steps.bytes_steps import BYTE_STEPS, GUNZIP, GZIP, PASSTHROUGH, GzipParams
-from steps.configure import (
+``api`` is the step API (:class:`StepContext`, :class:`StepDefinition`); ``registry`` maps
+names and import paths to steps; ``planning`` validates parameters and inserts decode/encode
+stages; ``bytes/`` and ``image/`` hold the built-in steps; ``cpu`` runs CPU work in worker
+threads under one limiter; every error is in ``errors``.
+"""
+
+from steps.api import FrameKind, ResourceLoader, SizeHint, StepContext, StepDefinition, StepFunction
+from steps.errors import InputError, StepConfigError, StepError
+from steps.planning import (
     ConfiguredStep,
     configure_step,
     format_validation_error,
@@ -19,50 +16,12 @@ from steps.configure import (
     prepare_step,
     to_stage,
 )
-from steps.errors import (
-    EmptyInput,
-    EncodeFailed,
-    ImageTooLarge,
-    InputError,
-    InvalidCompressedData,
-    InvalidImage,
-    StepConfigError,
-    StepError,
-    StepNotFound,
-    TruncatedImage,
-    UnsupportedFormat,
-)
-from steps.registry import StepRegistry
-
-
-def default_registry() -> StepRegistry:
-    """A registry holding every built-in step (byte steps, and image steps when available)."""
-    registry = StepRegistry(BYTE_STEPS)
-    try:
-        from steps.image import IMAGE_STEPS
-    except ImportError:  # pragma: no cover - image steps ship with the package
-        return registry
-    for definition in IMAGE_STEPS:
-        registry.register(definition)
-    return registry
-
+from steps.registry import StepRegistry, default_registry
 
 __all__ = [
-    "BYTE_STEPS",
-    "GUNZIP",
-    "GZIP",
-    "PASSTHROUGH",
-    "AnyParams",
     "ConfiguredStep",
-    "EmptyInput",
-    "EncodeFailed",
     "FrameKind",
-    "GzipParams",
-    "ImageTooLarge",
     "InputError",
-    "InvalidCompressedData",
-    "InvalidImage",
-    "NoParams",
     "ResourceLoader",
     "SizeHint",
     "StepConfigError",
@@ -70,10 +29,7 @@ __all__ = [
     "StepDefinition",
     "StepError",
     "StepFunction",
-    "StepNotFound",
     "StepRegistry",
-    "TruncatedImage",
-    "UnsupportedFormat",
     "configure_step",
     "default_registry",
     "format_validation_error",

@@ -63,3 +63,11 @@ def _import_step(reference: str) -> StepDefinition:
     raise StepNotFound(
         f"{reference!r} is not a step: expected 'async def step(ctx)' or a StepDefinition"
     )
+
+
+def default_registry() -> StepRegistry:
+    """A registry holding every built-in step: byte steps and image steps."""
+    from steps.bytes import BYTE_STEPS
+    from steps.image import IMAGE_STEPS
+
+    return StepRegistry((*BYTE_STEPS, *IMAGE_STEPS))

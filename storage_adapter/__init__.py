@@ -1,72 +1,46 @@
-"""Storage adapter: S3-compatible client factory, ranged reader, multipart writer, errors.
+"""Storage adapter: everything about talking to an S3-compatible store.
 
-Memory bound of one copy (see README): ``read_ahead × chunk_size`` in the reader +
-``part_size × (parts_in_flight + 1)`` in the writer; the bridge adds
-``chunk_size × (capacity + 1)`` per channel.
+``client`` builds the boto3 client and runs calls in worker threads; ``reader`` streams an
+object with pinned ranged GETs; ``writer`` writes a stream with multipart upload; ``transfer``
+holds the sizes that bound memory; ``objects`` the values read and written; ``retry`` the
+retries botocore does not do; every error, and the mapping from botocore's, is in ``errors``.
 """
 
 from storage_adapter.client import StorageIO, StorageSettings, make_s3_client
 from storage_adapter.errors import (
     AccessDenied,
-    BucketNotFound,
-    InvalidRequest,
     ObjectChanged,
     ObjectNotFound,
     StorageError,
     TransientStorageError,
-    UnexpectedResponse,
     UploadGone,
     call_mapped,
     map_client_error,
 )
-from storage_adapter.objects import (
-    ObjectInfo,
-    WriteResult,
-    quote_etag,
-    strip_etag,
-    version_or_none,
-)
-from storage_adapter.reader import DEFAULT_CHUNK_SIZE, DEFAULT_READ_AHEAD, RangedReader
-from storage_adapter.retry import RETRYABLE_TRANSFER_ERRORS, RetryPolicy, ShortRead
-from storage_adapter.writer import (
-    DEFAULT_PART_SIZE,
-    DEFAULT_PARTS_IN_FLIGHT,
-    MAX_PART_SIZE,
-    MIN_PART_SIZE,
-    MultipartWriter,
-    clamp_part_size,
-)
+from storage_adapter.objects import ObjectInfo, WriteResult, strip_etag, version_or_none
+from storage_adapter.reader import RangedReader
+from storage_adapter.retry import RETRYABLE_TRANSFER_ERRORS
+from storage_adapter.transfer import TransferSettings
+from storage_adapter.writer import MultipartWriter
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE",
-    "DEFAULT_PARTS_IN_FLIGHT",
-    "DEFAULT_PART_SIZE",
-    "DEFAULT_READ_AHEAD",
-    "MAX_PART_SIZE",
-    "MIN_PART_SIZE",
     "RETRYABLE_TRANSFER_ERRORS",
     "AccessDenied",
-    "BucketNotFound",
-    "InvalidRequest",
     "MultipartWriter",
     "ObjectChanged",
     "ObjectInfo",
     "ObjectNotFound",
     "RangedReader",
-    "RetryPolicy",
-    "ShortRead",
     "StorageError",
     "StorageIO",
     "StorageSettings",
+    "TransferSettings",
     "TransientStorageError",
-    "UnexpectedResponse",
     "UploadGone",
     "WriteResult",
     "call_mapped",
-    "clamp_part_size",
     "make_s3_client",
     "map_client_error",
-    "quote_etag",
     "strip_etag",
     "version_or_none",
 ]

@@ -1,53 +1,151 @@
-"""Errors of the trigger service.
+"""Every error of the trigger service; each class knows its code, HTTP status and transience.
 
 ::
 
-    TriggerServiceError
-    ├── WorkflowConfigError     InvalidWorkflow     (the workflow file is invalid)
-    ├── UnknownWorkflow         UnknownWorkflow
-    ├── MalformedEvent          MalformedEvent      (a notification body that cannot be parsed)
-    ├── UnsafeOutputKey         UnsafeOutputKey     (an output key template escaping its prefix)
-    └── ExecutionNotFound       ExecutionNotFound
+    TriggerServiceError         code                 status  transient
+    ├── WorkflowConfigError     InvalidWorkflow      400     no   (the workflow file is invalid)
+    ├── UnknownWorkflow         UnknownWorkflow      404     no
+    ├── MalformedEvent          MalformedEvent       400     no   (unparsable notification)
+    ├── InvalidRequest          InvalidRequest       400     no   (a body or query field)
+    ├── InvalidCursor           InvalidCursor        400     no   (not a cursor of ours)
+    ├── UnsafeOutputKey         UnsafeOutputKey      400     no   (escapes its prefix)
+    ├── Unauthorized            Unauthorized         401     no   (no token, or a bad signature)
+    ├── ExecutionNotFound       ExecutionNotFound    404     no
+    ├── LoopPrevented           LoopPrevented        409     no   (input is an output)
+    ├── RequestTooLarge         RequestTooLarge      413     no
+    ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
+    ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
+    └── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
+
+Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
+same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_service.api.errors`.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class CodedError(Protocol):
+    """What every error of this project carries into an execution record."""
+
+    code: str
+    message: str
+    transient: bool
 
 
 class TriggerServiceError(Exception):
     """Base class of the trigger service's errors; ``code`` is stable and machine-readable."""
 
-    code = "TriggerServiceError"
+    code: ClassVar[str] = "TriggerServiceError"
+    status: ClassVar[int] = 500
+    transient: ClassVar[bool] = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP headers of the answer (``Retry-After`` for :class:`Overloaded`)."""
+        return {}
 
 
 class WorkflowConfigError(TriggerServiceError):
     """The workflow file is invalid; the message names the bad field."""
 
     code = "InvalidWorkflow"
+    status = 400
 
 
 class UnknownWorkflow(TriggerServiceError):
     """A workflow name that is not in the loaded configuration."""
 
     code = "UnknownWorkflow"
+    status = 404
 
 
 class MalformedEvent(TriggerServiceError):
     """A notification body that is not one of the known event shapes."""
 
     code = "MalformedEvent"
+    status = 400
+
+
+class InvalidRequest(TriggerServiceError):
+    """The request body or a query parameter is invalid; the message names the field."""
+
+    code = "InvalidRequest"
+    status = 400
+
+
+class InvalidCursor(TriggerServiceError):
+    """A listing cursor that this store did not hand out."""
+
+    code = "InvalidCursor"
+    status = 400
 
 
 class UnsafeOutputKey(TriggerServiceError):
     """An output key that would escape its prefix or contains forbidden characters."""
 
     code = "UnsafeOutputKey"
+    status = 400
+
+
+class Unauthorized(TriggerServiceError):
+    """The request carries neither the shared token nor a valid body signature."""
+
+    code = "Unauthorized"
+    status = 401
 
 
 class ExecutionNotFound(TriggerServiceError):
     """An execution id that is not in the store."""
 
     code = "ExecutionNotFound"
+    status = 404
+
+
+class LoopPrevented(TriggerServiceError):
+    """The input was written by an execution; processing it again could loop forever."""
+
+    code = "LoopPrevented"
+    status = 409
+
+
+class RequestTooLarge(TriggerServiceError):
+    """The request body is larger than the limit of its endpoint."""
+
+    code = "RequestTooLarge"
+    status = 413
+
+
+class Overloaded(TriggerServiceError):
+    """The execution queue is full; try again after ``retry_after`` seconds."""
+
+    code = "Overloaded"
+    status = 429
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ClientDisconnected(TriggerServiceError):
+    """The caller of a synchronous execution went away before the output was complete."""
+
+    code = "ClientDisconnected"
+    status = 499
+
+
+class ServiceUnavailable(TriggerServiceError):
+    """The service is not running (the app was used outside its lifespan)."""
+
+    code = "ServiceUnavailable"
+    status = 503
+    transient = True

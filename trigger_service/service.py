@@ -22,18 +22,18 @@ import boto3
 from anyio.abc import TaskGroup
 from botocore.config import Config
 
-from storage_adapter import StorageIO, StorageSettings
-from trigger_service.auth import RequestAuth
-from trigger_service.engine import ExecutionEngine, TransferSettings
-from trigger_service.executor import Executor
-from trigger_service.intake import Intake
+from storage_adapter import StorageIO, StorageSettings, TransferSettings
+from trigger_service.api.auth import RequestAuth
+from trigger_service.execution.engine import ExecutionEngine
+from trigger_service.execution.executor import Executor
+from trigger_service.intake.intake import Intake
+from trigger_service.intake.routing import Router
+from trigger_service.intake.sqs import SqsPoller, SqsSettings
 from trigger_service.metrics import ServiceMetrics
-from trigger_service.resources import StorageResourceLoader
-from trigger_service.routing import Router
-from trigger_service.sqs import SqsPoller, SqsSettings
-from trigger_service.store import ExecutionStore
-from trigger_service.store_sqlite import SQLiteExecutionStore
-from trigger_service.workflow import Workflows, prepare_workflows
+from trigger_service.store.protocol import ExecutionStore
+from trigger_service.store.sqlite import SQLiteExecutionStore
+from trigger_service.workflows.model import Workflows, prepare_workflows
+from trigger_service.workflows.resources import StorageResourceLoader
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

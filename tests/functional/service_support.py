@@ -18,15 +18,14 @@ import anyio
 import httpx
 
 from steps import StepContext
-from storage_adapter import StorageSettings
+from storage_adapter import StorageSettings, TransferSettings
 from tests.faults import Decide, Fault, Request
-from trigger_service.api import create_app
-from trigger_service.engine import TransferSettings
+from trigger_service.api.app import create_app
+from trigger_service.intake.sqs import SqsSettings
 from trigger_service.records import ExecutionRecord
 from trigger_service.service import Service, ServiceConfig, open_service
-from trigger_service.sqs import SqsSettings
-from trigger_service.store import ExecutionStore
-from trigger_service.workflow import Workflows, parse_workflows
+from trigger_service.store.protocol import ExecutionStore
+from trigger_service.workflows.model import Workflows, parse_workflows
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from trigger_service.cli import main
+from trigger_service.cli.commands import main
 
 WORKFLOW = """
 workflows:

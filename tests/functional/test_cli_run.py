@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner
 
-from trigger_service.cli import main
+from trigger_service.cli.commands import main
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

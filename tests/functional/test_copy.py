@@ -10,7 +10,8 @@ import anyio
 import pytest
 
 from bridge import Stage, StageContext, StageFailed, run_pipeline
-from steps import GUNZIP, GZIP, PASSTHROUGH, configure_step, to_stage
+from steps import configure_step, to_stage
+from steps.bytes.builtin import GUNZIP, GZIP, PASSTHROUGH
 from storage_adapter import (
     MultipartWriter,
     ObjectChanged,

@@ -8,9 +8,9 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from trigger_service.demo import DEMO_WORKFLOWS, run_demo
-from trigger_service.samples import demo_samples
-from trigger_service.workflow import parse_workflows
+from trigger_service.cli.demo import DEMO_WORKFLOWS, run_demo
+from trigger_service.cli.samples import demo_samples
+from trigger_service.workflows.model import parse_workflows
 
 
 def test_demo_processes_every_sample_through_sqs(tmp_path: Path) -> None:

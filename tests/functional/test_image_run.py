@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from trigger_service.cli import main
+from trigger_service.cli.commands import main
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

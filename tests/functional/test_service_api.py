@@ -26,10 +26,10 @@ from tests.functional.service_support import (
     wait_until,
     workflows,
 )
-from trigger_service.executor import INTERRUPTED
+from trigger_service.execution.executor import INTERRUPTED
+from trigger_service.intake.routing import idempotency_key
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
-from trigger_service.routing import idempotency_key
-from trigger_service.store_sqlite import SQLiteExecutionStore
+from trigger_service.store.sqlite import SQLiteExecutionStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -18,7 +18,7 @@ import httpx
 
 from tests.conftest import free_port
 from tests.functional.service_support import unique
-from trigger_service.embedded import EMBEDDED_CREDENTIALS, embedded_storage
+from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, embedded_storage
 
 DEADLINE = 60.0
 
@@ -65,7 +65,7 @@ def test_serve_with_no_endpoint_runs_the_builtin_workflow_end_to_end(tmp_path: P
         [
             sys.executable,
             "-c",
-            "from trigger_service.cli import main; main()",
+            "from trigger_service.cli.commands import main; main()",
             "serve",
             "--port",
             str(port),

@@ -27,7 +27,7 @@ from tests.functional.service_support import (
     wait_until,
     workflows,
 )
-from trigger_service.sqs import SqsSettings
+from trigger_service.intake.sqs import SqsSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

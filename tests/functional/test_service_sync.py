@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp, Message
 
+from storage_adapter import TransferSettings
 from tests.conftest import free_port
 from tests.functional.service_support import (
     MiB,
@@ -26,11 +27,10 @@ from tests.functional.service_support import (
     wait_until,
     workflows,
 )
-from trigger_service.api import create_app
-from trigger_service.engine import TransferSettings
+from trigger_service.api.app import create_app
+from trigger_service.api.sync import FIRST_STREAMED_AT, SyncExecutionFailed
 from trigger_service.service import Service
-from trigger_service.sync import FIRST_STREAMED_AT, SyncExecutionFailed
-from trigger_service.workflow import Workflows
+from trigger_service.workflows.model import Workflows
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

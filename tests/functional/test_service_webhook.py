@@ -17,7 +17,7 @@ from tests.functional.service_support import (
     s3_notification,
     wait_final,
 )
-from trigger_service.auth import RequestAuth, sign
+from trigger_service.api.auth import RequestAuth, sign
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from PIL import Image
 
-from storage_adapter import StorageIO, StorageSettings
+from storage_adapter import StorageIO, StorageSettings, TransferSettings
 from tests.functional.service_support import (
     config,
     notify_queue,
@@ -22,9 +22,9 @@ from tests.functional.service_support import (
     wait_until,
     workflows,
 )
-from trigger_service.engine import ExecutionEngine, TransferSettings
+from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.records import ExecutionRecord, ObjectRef
-from trigger_service.store import ExecutionStore
+from trigger_service.store.protocol import ExecutionStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

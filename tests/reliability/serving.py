@@ -31,7 +31,7 @@ def bucketstream_command() -> list[str]:
     script = Path(sys.executable).parent / "bucketstream"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from trigger_service.cli import main; main()"]
+    return [sys.executable, "-c", "from trigger_service.cli.commands import main; main()"]
 
 
 @dataclass

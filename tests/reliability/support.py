@@ -12,10 +12,10 @@ import anyio
 
 from bridge import Stage, StageContext, run_pipeline
 from steps import to_stage
-from storage_adapter import StorageIO, StorageSettings
-from trigger_service.engine import ExecutionEngine, TransferSettings
+from storage_adapter import StorageIO, StorageSettings, TransferSettings
+from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.records import ExecutionRecord, ObjectRef
-from trigger_service.workflow import Workflow, Workflows, parse_workflows
+from trigger_service.workflows.model import Workflow, Workflows, parse_workflows
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -25,7 +25,7 @@ from PIL import Image
 from tests.functional.service_support import config, running, s3_notification, unique
 from tests.reliability.corpus import gzip_cases, image_cases
 from tests.reliability.support import eventually, keys_under, open_uploads, read_object
-from trigger_service.workflow import Workflows, parse_workflows
+from trigger_service.workflows.model import Workflows, parse_workflows
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -28,7 +28,7 @@ from tests.functional.service_support import (
     workflows,
 )
 from tests.reliability.support import MiB, eventually, keys_under, open_uploads, read_object
-from trigger_service.workflow import Workflows
+from trigger_service.workflows.model import Workflows
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

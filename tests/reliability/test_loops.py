@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from tests.functional.service_support import config, notify_queue, queue_size, running, unique
 from tests.reliability.support import eventually, keys_under
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
-from trigger_service.events import ObjectEvent
-from trigger_service.routing import route_event
-from trigger_service.sqs import SqsSettings
-from trigger_service.workflow import Workflows, parse_workflows
+from trigger_service.events.parse import ObjectEvent
+from trigger_service.intake.routing import route_event
+from trigger_service.intake.sqs import SqsSettings
+from trigger_service.workflows.model import Workflows, parse_workflows
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

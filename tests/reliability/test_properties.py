@@ -33,7 +33,7 @@ from tests.functional.service_support import (
 )
 from tests.reliability.support import keys_under, open_uploads
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
-from trigger_service.keys import MAX_KEY_BYTES, KeyTemplate
+from trigger_service.workflows.keys import MAX_KEY_BYTES, KeyTemplate
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

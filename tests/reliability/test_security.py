@@ -38,11 +38,11 @@ from tests.functional.service_support import (
 )
 from tests.reliability.serving import REPOSITORY, ServeProcess
 from tests.reliability.support import keys_under, open_uploads, wait_for
-from trigger_service import auth
-from trigger_service.auth import RequestAuth, sign
-from trigger_service.cli import main
+from trigger_service.api import auth
+from trigger_service.api.auth import RequestAuth, sign
+from trigger_service.cli.commands import main
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
-from trigger_service.keys import KeyTemplate
+from trigger_service.workflows.keys import KeyTemplate
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -455,7 +455,7 @@ def test_the_workflow_file_can_name_a_module() -> None:
         [
             sys.executable,
             "-c",
-            "import sys; from trigger_service.workflow import parse_workflows; "
+            "import sys; from trigger_service.workflows.model import parse_workflows; "
             "parse_workflows({'workflows': {'w': {'trigger': {'bucket': 'abc'}, "
             f"'steps': ['{step}'], 'output': {{'bucket': 'xyz', 'key': '{{key}}'}}}}}}}}); "
             f"print('{CANARY}' in sys.modules)",
@@ -470,7 +470,10 @@ def test_the_workflow_file_can_name_a_module() -> None:
 
 def test_only_the_workflow_loader_resolves_step_references() -> None:
     callers = []
-    for path in (REPOSITORY / "trigger_service").glob("*.py"):
+    package = REPOSITORY / "trigger_service"
+    paths = sorted(package.rglob("*.py"))
+    assert len(paths) > 30, "the walk must reach every subpackage"
+    for path in paths:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if (
@@ -479,7 +482,7 @@ def test_only_the_workflow_loader_resolves_step_references() -> None:
                 and node.func.attr in {"resolve", "import_module"}
                 and "registry" in ast.unparse(node.func.value)
             ):
-                callers.append(path.name)
+                callers.append(path.relative_to(package).as_posix())
             if isinstance(node, ast.Name) and node.id in {"__import__", "eval", "exec"}:
-                callers.append(f"{path.name}:{node.id}")
-    assert callers == ["workflow.py"]
+                callers.append(f"{path.relative_to(package).as_posix()}:{node.id}")
+    assert callers == ["workflows/model.py"]

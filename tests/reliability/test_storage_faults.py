@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
+from storage_adapter import TransferSettings
 from tests.faults import Fault, FaultLog, Request, SeededFaults, fault_proxy
 from tests.reliability.support import (
     KiB,
@@ -26,9 +27,8 @@ from tests.reliability.support import (
     open_uploads,
     read_object,
 )
-from trigger_service.engine import TransferSettings
 from trigger_service.records import ExecutionRecord, ExecutionStatus
-from trigger_service.workflow import Workflow
+from trigger_service.workflows.model import Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -18,11 +18,11 @@ def _run(code: str, **env: str) -> str:
 
 
 def test_tuning_applies_and_is_idempotent() -> None:
-    code = "from trigger_service.allocator import tune_allocator as t; print(t(), t())"
+    code = "from trigger_service.execution.allocator import tune_allocator as t; print(t(), t())"
     assert _run(code) == "True True"
 
 
 def test_tuning_can_be_disabled() -> None:
-    code = "from trigger_service.allocator import tune_allocator as t; print(t())"
+    code = "from trigger_service.execution.allocator import tune_allocator as t; print(t())"
     assert _run(code, BUCKETSTREAM_MMAP_THRESHOLD="0") == "False"
     assert _run(code, BUCKETSTREAM_MMAP_THRESHOLD="lots") == "False"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trigger_service.events import (
+from trigger_service.events.parse import (
     IgnoredRecord,
     ObjectEvent,
     ParsedNotification,

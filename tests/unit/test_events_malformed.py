@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.test_events import AWS_PUT, CLOUDEVENT_OBS, MINIO_PUT, OBS_SMN_POST, sns
 from trigger_service.errors import MalformedEvent
-from trigger_service.events import MAX_RECORDS, parse_notification
+from trigger_service.events.parse import MAX_RECORDS, parse_notification
 
 Edit = Callable[[dict[str, Any]], None]
 

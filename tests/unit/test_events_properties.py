@@ -23,7 +23,7 @@ from tests.unit.test_events import (
     sns,
 )
 from trigger_service.errors import MalformedEvent
-from trigger_service.events import MAX_KEY_BYTES, ParsedNotification, parse_notification
+from trigger_service.events.parse import MAX_KEY_BYTES, ParsedNotification, parse_notification
 
 FAST = settings(max_examples=200, deadline=None)
 

@@ -16,9 +16,9 @@ from steps.image import (
     compress_picture,
     decode_bytes,
     encode_bytes,
-    fit_within,
 )
-from steps.image.modes import cmyk_to_rgb
+from steps.image.codec.modes import cmyk_to_rgb
+from steps.image.ops.compress import fit_within
 from tests.unit.test_image_samples import (
     GREEN,
     RED,

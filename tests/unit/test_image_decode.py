@@ -17,8 +17,9 @@ from steps.errors import (
     TruncatedImage,
     UnsupportedFormat,
 )
-from steps.image import DecodeParams, DecodeProgress, decode_bytes, decode_stream, draft_request
-from steps.image.streams import ChunkReader
+from steps.image import DecodeParams, decode_bytes
+from steps.image.codec.decode import DecodeProgress, decode_stream, draft_request
+from steps.image.codec.streams import ChunkReader
 from tests.unit.test_image_samples import (
     animated_gif,
     encode,

@@ -7,15 +7,9 @@ from dataclasses import replace
 import pytest
 
 from steps.errors import EncodeFailed
-from steps.image import (
-    CHUNK_SIZE,
-    ChunkWriter,
-    EncodeOptions,
-    Picture,
-    decode_bytes,
-    encode_picture,
-)
-from steps.image.encode import target_format
+from steps.image import EncodeOptions, Picture, decode_bytes
+from steps.image.codec.encode import encode_picture, target_format
+from steps.image.codec.streams import CHUNK_SIZE, ChunkWriter
 from tests.unit.test_image_samples import encode, noise, open_bytes, srgb_profile
 
 

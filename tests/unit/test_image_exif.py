@@ -7,7 +7,7 @@ import struct
 import pytest
 from PIL import Image
 
-from steps.image.exif import EXIF_HEADER, CorruptExif, parse_exif, remove_tag
+from steps.image.codec.exif import EXIF_HEADER, CorruptExif, parse_exif, remove_tag
 from tests.unit.test_image_samples import exif_with_orientation
 
 

@@ -14,7 +14,8 @@ import pytest
 import steps
 from bridge import PipelineResult, Stage, StageContext, StageFailed, run_pipeline
 from steps.errors import EmptyInput, ImageTooLarge, InvalidImage, TruncatedImage
-from steps.image import CHUNK_SIZE, decode_overlap
+from steps.image.codec.decode import decode_overlap
+from steps.image.codec.streams import CHUNK_SIZE
 from tests.unit.test_image_samples import encode, noise, open_bytes, png_declaring
 
 pytestmark = pytest.mark.anyio

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from steps.image.streams import LOOKBACK, ChunkReader, ChunkWriter
+from steps.image.codec.streams import LOOKBACK, ChunkReader, ChunkWriter
 
 
 def chunks_of(data: bytes, size: int) -> list[bytes]:

@@ -16,12 +16,10 @@ from steps.image import (
     DecodeParams,
     Picture,
     WatermarkParams,
-    WatermarkResources,
     decode_bytes,
-    prepare_watermark,
     watermark_picture,
 )
-from steps.image.watermark import composite, placements
+from steps.image.ops.watermark import WatermarkResources, composite, placements, prepare_watermark
 from tests.unit.test_image_samples import animated_gif, encode, oriented_jpeg
 
 GREY = (128, 128, 128)

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from storage_adapter import ObjectInfo
-from trigger_service.events import ObjectEvent
-from trigger_service.routing import (
+from trigger_service.events.parse import ObjectEvent
+from trigger_service.intake.routing import (
     REASON_DIRECT_UPLOAD,
     REASON_EXECUTION_OUTPUT,
     REASON_NO_WORKFLOW,
@@ -18,7 +18,7 @@ from trigger_service.routing import (
     route_event,
     under_own_output,
 )
-from trigger_service.workflow import Workflows, parse_workflows
+from trigger_service.workflows.model import Workflows, parse_workflows
 
 
 def _workflows(**specs: dict[str, Any]) -> Workflows:

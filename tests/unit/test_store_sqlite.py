@@ -9,10 +9,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from trigger_service.errors import ExecutionNotFound
+from trigger_service.errors import ExecutionNotFound, InvalidCursor
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
-from trigger_service.store import InvalidCursor, decode_cursor, encode_cursor
-from trigger_service.store_sqlite import SQLiteExecutionStore
+from trigger_service.store.protocol import decode_cursor, encode_cursor
+from trigger_service.store.sqlite import SQLiteExecutionStore
 
 pytestmark = pytest.mark.anyio
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
-from trigger_service.keys import KeyTemplate
-from trigger_service.workflow import load_workflows, parse_workflows
+from trigger_service.workflows.keys import KeyTemplate
+from trigger_service.workflows.model import load_workflows, parse_workflows
 
 
 def _file(**overrides: Any) -> dict[str, Any]:

@@ -1,0 +1,396 @@
+"""decode: bytes in, one :class:`Picture` out, decoded while the object downloads.
+
+``decode_stream`` is pure Pillow on a blocking :class:`ChunkReader`: ``Image.open`` with a format
+whitelist → pixel-count check as soon as the header is known (raises before the body is read)
+→ ``draft`` to the smallest JPEG DCT scale that still covers ``target_size × oversample`` →
+``load``. The ``decode`` step runs it in a worker thread whose reader pulls chunks from the
+stage input with ``anyio.from_thread.run``, and records decode progress in the stage metrics.
+
+``Image.MAX_IMAGE_PIXELS`` is never changed and ``LOAD_TRUNCATED_IMAGES`` never set: the limit
+is checked here with the workflow's ``max_pixels``; Pillow's own decompression-bomb check
+(at its global limit) still applies on top and is reported as :class:`ImageTooLarge` too.
+Corrupt EXIF is dropped (orientation counts as upright) and noted; the pixels are still used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import IO, Any, cast
+
+import anyio.from_thread
+import anyio.to_thread
+from PIL import Image, UnidentifiedImageError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+from bridge import StageMetrics
+from steps.api import StepContext, StepDefinition
+from steps.cpu import CpuGate
+from steps.errors import (
+    EmptyInput,
+    ImageTooLarge,
+    InvalidImage,
+    StepError,
+    TruncatedImage,
+    UnsupportedFormat,
+)
+from steps.image.codec.exif import CorruptExif, ExifData, parse_exif
+from steps.image.codec.formats import (
+    ANIMATED_FORMATS,
+    DECODABLE_FORMATS,
+    DEFAULT_DECODE_FORMATS,
+    STREAMED_FORMATS,
+    declared_length,
+    decode_format,
+    sniff_format,
+)
+from steps.image.codec.modes import has_alpha
+from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
+from steps.image.picture import Picture, swaps_axes
+
+#: Pillow's default decompression-bomb limit (about 89.5 megapixels).
+DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+#: How much larger than the target a shrink-on-load keeps the image, for a sharp final resize.
+DEFAULT_OVERSAMPLE = 1.4
+#: Frame duration used when an animation gives none, in milliseconds.
+DEFAULT_FRAME_MS = 100
+
+#: Exceptions Pillow raises on bad input (warnings too, when warnings are errors).
+_PILLOW_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    TypeError,
+    KeyError,
+    struct.error,
+    Warning,
+)
+
+
+class DecodeParams(BaseModel):
+    """Parameters of ``decode``: set by the planner and the workflow's ``image`` options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target_size: tuple[PositiveInt, PositiveInt] | None = Field(
+        default=None, description="largest (width, height) the next step needs; None: full size"
+    )
+    formats: tuple[str, ...] = Field(
+        default=DEFAULT_DECODE_FORMATS,
+        min_length=1,
+        description=f"formats that may be opened, from {', '.join(DECODABLE_FORMATS)}",
+    )
+    max_pixels: PositiveInt = Field(
+        default=DEFAULT_MAX_PIXELS, description="largest width × height (summed over frames)"
+    )
+    oversample: float = Field(
+        default=DEFAULT_OVERSAMPLE, ge=1.0, le=8.0, description="shrink-on-load margin"
+    )
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(decode_format(name) for name in value))
+
+
+@dataclass
+class DecodeProgress:
+    """When each decode phase happened (``time.time()``) and how many bytes had arrived."""
+
+    header_at: float | None = None
+    header_bytes: int = 0
+    load_started_at: float | None = None
+    load_started_bytes: int = 0
+    load_finished_at: float | None = None
+    load_finished_bytes: int = 0
+    declared_size: tuple[int, int] | None = None
+    decoded_size: tuple[int, int] | None = None
+    draft_scale: int = 1
+    frames: int = 0
+    streamed: bool = False
+
+    def as_extra(self, reader: ChunkReader | None = None) -> dict[str, Any]:
+        """Entries for ``StageMetrics.extra``, prefixed ``decode_``; sizes as width and height."""
+        data: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, tuple):
+                name = key.removesuffix("_size")
+                data[f"decode_{name}_width"], data[f"decode_{name}_height"] = value
+            else:
+                data[f"decode_{key}"] = value
+        if reader is not None:
+            data["decode_peak_buffered_bytes"] = reader.peak_buffered
+            data["decode_input_ended_at"] = reader.ended_at
+        return data
+
+
+def draft_request(
+    declared: tuple[int, int], target: tuple[int, int], oversample: float, orientation: int = 1
+) -> tuple[int, int] | None:
+    """The size to ask ``Image.draft`` for, or None when no reduction is possible.
+
+    ``target`` is the box the final (upright) image must fit in; the result keeps the source
+    aspect ratio so that Pillow's per-axis check picks the smallest scale covering the box.
+    """
+    box_w, box_h = (target[1], target[0]) if swaps_axes(orientation) else target
+    width, height = declared
+    scale = min(box_w / width, box_h / height) * oversample
+    if scale >= 1:
+        return None
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def decode_stream(
+    reader: ChunkReader, params: DecodeParams, progress: DecodeProgress | None = None
+) -> Picture:
+    """Decode the image ``reader`` delivers; raises a typed :class:`InputError` on bad input.
+
+    The reader is released afterwards: Pillow's image objects may keep a reference to it.
+    """
+    progress = progress if progress is not None else DecodeProgress()
+    try:
+        return _decode(reader, params, progress)
+    finally:
+        reader.release()
+
+
+def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress) -> Picture:
+    if reader.is_empty():
+        raise EmptyInput("the object is empty (0 bytes): there is no image to decode")
+    with _pillow_errors(reader, params.formats):
+        image = Image.open(cast(IO[bytes], reader), formats=list(params.formats))
+    progress.header_at, progress.header_bytes = time.time(), reader.bytes_received
+    progress.declared_size = image.size
+    _check_pixels(image.size, params.max_pixels)
+    header_exif = image.info.get("exif")
+    exif, notes = _checked_exif(header_exif)
+    orientation = exif.orientation if exif is not None else 1
+    with _pillow_errors(reader, params.formats):
+        animated = image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
+        if params.target_size is not None and not animated:
+            request = draft_request(image.size, params.target_size, params.oversample, orientation)
+            if request is not None:
+                image.draft(None, request)
+        progress.streamed = image.format in STREAMED_FORMATS and not animated
+        if progress.streamed:
+            reader.stream()
+        progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
+        frames, durations, loop, info = _load_frames(image, animated, params.max_pixels)
+    progress.load_finished_at, progress.load_finished_bytes = time.time(), reader.bytes_received
+    progress.decoded_size, progress.frames = frames[0].size, len(frames)
+    progress.draft_scale = max(1, round(progress.declared_size[0] / frames[0].width))
+    if info.get("exif") != header_exif:
+        exif, more = _checked_exif(info.get("exif"))  # e.g. a PNG eXIf chunk after the pixels
+        notes += more
+        orientation = exif.orientation if exif is not None else 1
+    return Picture(
+        frames=frames,
+        source_format=image.format or "",
+        durations=durations,
+        loop=loop,
+        icc_profile=info.get("icc_profile") or None,
+        exif=exif.raw if exif is not None else None,
+        xmp=_as_bytes(info.get("xmp")),
+        orientation=orientation,
+        source_size=progress.declared_size,
+        notes=notes,
+    )
+
+
+def decode_bytes(
+    data: bytes | Iterable[bytes],
+    params: DecodeParams | None = None,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+) -> Picture:
+    """Decode a whole image given as bytes (cut into ``chunk_size`` chunks) or as chunks."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        whole = bytes(data)
+        chunks: Iterable[bytes] = (
+            whole[i : i + chunk_size] for i in range(0, len(whole), chunk_size)
+        )
+    else:
+        chunks = data
+    return decode_stream(ChunkReader.over(chunks), params or DecodeParams())
+
+
+def decode_overlap(metrics: StageMetrics, input_done_at: float | None = None) -> float | None:
+    """Fraction of the decode's ``load()`` time already spent when the input was complete.
+
+    ``input_done_at`` defaults to when the decode stage received its last chunk. Near 1.0, the
+    decoder kept pace with the download; 0.0, it started only after the download ended.
+    """
+    start = metrics.extra.get("decode_load_started_at")
+    end = metrics.extra.get("decode_load_finished_at")
+    done = input_done_at if input_done_at is not None else metrics.last_input_at
+    if start is None or end is None or done is None:
+        return None
+    if end <= start:
+        return 1.0
+    return float(min(1.0, max(0.0, (done - start) / (end - start))))
+
+
+async def decode(ctx: StepContext) -> None:
+    """The decode stage: read chunks through a blocking reader in a worker thread."""
+    params: DecodeParams = ctx.params
+    chunks = ctx.input
+    gate = CpuGate()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            frame = await anext(chunks)
+        except StopAsyncIteration:
+            return None
+        if not isinstance(frame, bytes | bytearray | memoryview):
+            raise TypeError(f"decode expects byte chunks, got {type(frame).__name__}")
+        return bytes(frame)
+
+    def fetch() -> bytes | None:
+        with gate.waiting():
+            return anyio.from_thread.run(next_chunk)
+
+    reader = ChunkReader(fetch)
+    progress = DecodeProgress()
+    try:
+        async with gate:
+            picture = await anyio.to_thread.run_sync(decode_stream, reader, params, progress)
+    finally:
+        ctx.metrics.extra.update(progress.as_extra(reader))
+    for note in picture.notes:
+        ctx.log.warning("decode: %s", note)
+    await ctx.write(picture)
+
+
+def _check_pixels(size: tuple[int, int], limit: int) -> None:
+    width, height = size
+    if width * height > limit:
+        raise ImageTooLarge(
+            f"the image declares {width}×{height} = {width * height / 1e6:.1f} megapixels, "
+            f"over the limit of {limit / 1e6:.1f} (image.max_pixels); resize it before upload "
+            "or raise the limit"
+        )
+
+
+def _checked_exif(raw: object) -> tuple[ExifData | None, tuple[str, ...]]:
+    if not isinstance(raw, bytes) or not raw:
+        return None, ()
+    try:
+        return parse_exif(raw), ()
+    except CorruptExif as exc:
+        return None, (f"corrupt EXIF dropped ({exc}); orientation taken as upright",)
+
+
+def _load_frames(
+    image: Image.Image, animated: bool, max_pixels: int
+) -> tuple[tuple[Image.Image, ...], tuple[int, ...], int | None, dict[Any, Any]]:
+    if not animated:
+        image.load()
+        info = dict(image.info)
+        image.info = _pixel_info(info)
+        return (image,), (), None, info
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    first_info: dict[Any, Any] = {}
+    total = 0
+    for index in itertools.count():
+        try:
+            image.seek(index)
+        except EOFError:
+            break
+        image.load()
+        if index == 0:
+            first_info = dict(image.info)
+        total += image.width * image.height
+        if total > max_pixels:
+            raise ImageTooLarge(
+                f"the animation holds more than {max_pixels / 1e6:.1f} megapixels over its "
+                f"first {index + 1} frames (image.max_pixels); shorten or shrink it"
+            )
+        frames.append(image.convert("RGBA" if has_alpha(image) else "RGB"))
+        durations.append(int(image.info.get("duration") or DEFAULT_FRAME_MS))
+    loop = first_info.get("loop")
+    return tuple(frames), tuple(durations), int(loop) if loop is not None else None, first_info
+
+
+def _pixel_info(info: dict[Any, Any]) -> dict[Any, Any]:
+    """Only what interprets the pixels; metadata moves to the Picture's own fields."""
+    return {key: info[key] for key in ("transparency",) if key in info}
+
+
+def _as_bytes(value: object) -> bytes | None:
+    if isinstance(value, str):
+        return value.encode() or None
+    if isinstance(value, bytes):
+        return value or None
+    return None
+
+
+@contextmanager
+def _pillow_errors(reader: ChunkReader, formats: tuple[str, ...]) -> Iterator[None]:
+    """Turn what Pillow raises on bad input into a typed, actionable :class:`StepError`."""
+    try:
+        yield
+    except StepError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(
+            f"{exc} — the image is over Pillow's decompression-bomb limit and was not decoded"
+        ) from None
+    except _PILLOW_ERRORS as exc:
+        raise classify_error(exc, reader, formats) from exc
+
+
+def classify_error(exc: BaseException, reader: ChunkReader, formats: tuple[str, ...]) -> StepError:
+    """The typed error for an exception Pillow raised while reading ``reader``."""
+    sniffed = sniff_format(reader.prefix)
+    allowed = ", ".join(formats)
+    unidentified = isinstance(exc, UnidentifiedImageError)
+    if unidentified and sniffed is not None and sniffed not in formats:
+        hint = " (add it to the workflow's image.formats to accept it)"
+        return UnsupportedFormat(
+            f"the object is a {sniffed} file, which this workflow does not decode; "
+            f"allowed formats: {allowed}" + (hint if sniffed in DECODABLE_FORMATS else "")
+        )
+    if _looks_truncated(exc, reader, sniffed, formats):
+        return TruncatedImage(
+            f"the {sniffed or 'image'} data ends after {reader.bytes_received} bytes, before the "
+            "image is complete; the upload was probably cut short — upload the file again"
+        )
+    if unidentified:
+        if sniffed is None:
+            return InvalidImage(
+                f"the object is not an image: its first bytes {reader.prefix[:8]!r} match none "
+                f"of the allowed formats ({allowed})"
+            )
+        return InvalidImage(f"the {sniffed} header is corrupt and cannot be parsed")
+    return InvalidImage(f"the {sniffed or 'image'} data is corrupt: {type(exc).__name__}: {exc}")
+
+
+def _looks_truncated(
+    exc: BaseException, reader: ChunkReader, sniffed: str | None, formats: tuple[str, ...]
+) -> bool:
+    if "truncated" in str(exc).lower():
+        return True
+    if isinstance(exc, UnidentifiedImageError) and reader.read_past_end and sniffed in formats:
+        return True  # the data ended inside the header of an allowed format
+    if sniffed in ("WEBP", "AVIF") and reader.at_end:
+        declared = declared_length(reader.held())
+        return declared is not None and declared > reader.bytes_received
+    return False
+
+
+DECODE = StepDefinition(
+    name="decode",
+    function=decode,
+    params_model=DecodeParams,
+    consumes="bytes",
+    produces="picture",
+    description="decode an image once, while it downloads, shrinking it on load when possible",
+)

@@ -1,0 +1,43 @@
+"""Transfer settings: the sizes that bound one execution's memory, each with its cost.
+
+Like s3transfer's ``TransferConfig``, the bound is a formula of these settings, computed by
+:meth:`TransferSettings.memory_bound` (README, "Memory"; checked against a measured run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage_adapter.reader import DEFAULT_CHUNK_SIZE, DEFAULT_READ_AHEAD
+from storage_adapter.writer import DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT
+
+#: Frames a bridge channel holds before its sender waits.
+DEFAULT_CHANNEL_CAPACITY = 2
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """Sizes of one execution's reads, channels and writes.
+
+    * ``chunk_size``: bytes of one ranged GET; costs ``read_ahead × chunk_size`` in the
+      reader and ``(channel_capacity + 1) × chunk_size`` per channel (frames queued plus the
+      one a stage holds);
+    * ``read_ahead``: ranged GETs in flight;
+    * ``part_size``: bytes of one multipart part; costs ``(parts_in_flight + 1) × part_size``
+      (parts uploading plus the one being filled) + one incoming chunk;
+    * ``parts_in_flight``: UploadPart calls at once;
+    * ``channel_capacity``: frames buffered between two stages.
+    """
+
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    read_ahead: int = DEFAULT_READ_AHEAD
+    part_size: int = DEFAULT_PART_SIZE
+    parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT
+    channel_capacity: int = DEFAULT_CHANNEL_CAPACITY
+
+    def memory_bound(self, channels: int) -> int:
+        """Most bytes buffered at once by a byte workflow whose pipeline has ``channels``."""
+        reader = self.read_ahead * self.chunk_size
+        in_channels = channels * (self.channel_capacity + 1) * self.chunk_size
+        writer = (self.parts_in_flight + 1) * self.part_size + self.chunk_size
+        return reader + in_channels + writer

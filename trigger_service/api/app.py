@@ -1,0 +1,287 @@
+"""The HTTP API (starlette): events in, execution records out, synchronous streaming runs.
+
+=========================================== ==================================================
+``POST /events``                            any notification shape → ``202 {"executions",
+                                            "duplicates", "ignored"}``; nothing started →
+                                            ``200``; malformed → ``400``
+``GET /executions/{id}``                    the execution record; ``404`` if unknown
+``GET /executions``                         ``?status=&workflow=&limit=&cursor=`` newest first
+                                            → ``{"executions", "next_cursor"}``
+``POST /workflows/{name}/executions``       ``{"bucket","key"}`` → ``202`` record
+``POST /workflows/{name}/sync-executions``  ``{"bucket","key"}`` or raw bytes (direct upload)
+                                            → ``200`` output streamed chunked, header
+                                            ``X-Execution-Id``; ``?store=false`` stores nothing
+``GET /healthz``, ``GET /metrics``          liveness; Prometheus text
+=========================================== ==================================================
+
+Every error is ``{"error": {"code": ..., "message": ...}}``. A full queue answers ``429`` with
+``Retry-After``. When authentication is configured (:mod:`trigger_service.api.auth`) every
+endpoint but ``/healthz`` and ``/metrics`` requires it. A synchronous execution that fails
+after its first byte aborts the connection (no final chunk) so the caller cannot mistake a
+truncated output for a complete one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from trigger_service.api.bodies import ObjectRequest, limited_stream, parse_model, read_body
+from trigger_service.api.errors import EXCEPTION_HANDLERS, error_response
+from trigger_service.api.sync import SyncExecution, direct_upload_key, upload_stream
+from trigger_service.errors import (
+    InvalidRequest,
+    ServiceUnavailable,
+)
+from trigger_service.events.parse import parse_notification
+from trigger_service.metrics import METRICS_CONTENT_TYPE
+from trigger_service.records import (
+    ExecutionRecord,
+    ExecutionStatus,
+    ObjectRef,
+    new_execution_id,
+)
+from trigger_service.service import Service, ServiceConfig, open_service
+from trigger_service.store.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+EXECUTION_ID_HEADER = "X-Execution-Id"
+
+#: Content types of a ``{"bucket","key"}`` body: JSON, plus what ``curl -d`` sends by default
+#: and no type at all. Anything else is the raw bytes of a direct upload.
+JSON_REQUEST_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded", ""})
+
+
+def _service(request: Request) -> Service:
+    service = getattr(request.app.state, "service", None)
+    if not isinstance(service, Service):
+        raise ServiceUnavailable("the service is not running")
+    return service
+
+
+def _authenticate(request: Request, body: bytes | None) -> None:
+    _service(request).config.auth.check(request.headers, body)
+
+
+async def _post_events(request: Request) -> Response:
+    """A storage notification in any supported shape."""
+    service = _service(request)
+    body = await read_body(request, service.config.max_body_bytes)
+    _authenticate(request, body)
+    parsed = parse_notification(body)
+    accepted = await service.intake.accept(parsed, source="webhook")
+    content = {
+        "executions": [record.public() for record in accepted.executions],
+        "duplicates": list(accepted.duplicates),
+        "ignored": [{"reason": i.reason, "detail": i.detail} for i in accepted.ignored],
+    }
+    return JSONResponse(content, status_code=202 if accepted.executions else 200)
+
+
+async def _get_execution(request: Request) -> Response:
+    """One execution record."""
+    _authenticate(request, b"")
+    record = await _service(request).store.get(request.path_params["execution_id"])
+    return JSONResponse(record.public())
+
+
+async def _list_executions(request: Request) -> Response:
+    """Execution records, newest first, one page at a time."""
+    _authenticate(request, b"")
+    query = request.query_params
+    status = None
+    if query.get("status"):
+        try:
+            status = ExecutionStatus(query["status"])
+        except ValueError:
+            known = ", ".join(s.value for s in ExecutionStatus)
+            raise InvalidRequest(f"status: must be one of {known}") from None
+    limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    page = await _service(request).store.list_executions(
+        status=status,
+        workflow=query.get("workflow") or None,
+        limit=limit,
+        cursor=query.get("cursor") or None,
+    )
+    return JSONResponse(
+        {
+            "executions": [record.public() for record in page.executions],
+            "next_cursor": page.next_cursor,
+        }
+    )
+
+
+async def _post_execution(request: Request) -> Response:
+    """Start a workflow on one object (deduplicated like events)."""
+    service = _service(request)
+    body = await read_body(request, service.config.max_body_bytes)
+    _authenticate(request, body)
+    target = parse_model(ObjectRequest, body)
+    record, _ = await service.intake.start_api(
+        request.path_params["name"], target.bucket, target.key
+    )
+    return JSONResponse(
+        record.public(),
+        status_code=202,
+        headers={EXECUTION_ID_HEADER: record.id, "Location": f"/executions/{record.id}"},
+    )
+
+
+async def _post_sync_execution(request: Request) -> Response:
+    """Run a workflow now and stream its output back as it is produced."""
+    service = _service(request)
+    workflow = service.workflows.get(request.path_params["name"])
+    store_output = _bool_param(request.query_params.get("store"), "store", default=True)
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    is_json = media_type in JSON_REQUEST_TYPES or media_type.endswith("+json")
+    if is_json:
+        body = await read_body(request, service.config.max_body_bytes)
+        _authenticate(request, body)
+        target = parse_model(ObjectRequest, body)
+    else:
+        _authenticate(request, None)
+    execution_id = new_execution_id()
+    headers = {EXECUTION_ID_HEADER: execution_id}
+    reservation = service.executor.reserve()
+    try:
+        if is_json:
+            source = ObjectRef(bucket=target.bucket, key=target.key)
+        else:
+            transfer = service.config.transfer
+            source = await upload_stream(
+                service.io,
+                workflow.trigger.bucket,
+                direct_upload_key(execution_id, media_type),
+                limited_stream(request, service.config.max_upload_bytes),
+                execution_id=execution_id,
+                content_type=media_type or None,
+                part_size=transfer.part_size,
+                parts_in_flight=transfer.parts_in_flight,
+            )
+        record = ExecutionRecord(
+            id=execution_id, workflow=workflow.name, input=source, source="sync"
+        )
+        await service.store.create(record)
+    except BaseException:
+        reservation.release()
+        raise
+    run = SyncExecution(record)
+    run.start(
+        service.task_group, service.executor, reservation, workflow, store_output=store_output
+    )
+    try:
+        first = await run.first_chunk()
+        if first is None:
+            final = await run.final()
+            if final.status is ExecutionStatus.SUCCEEDED:
+                return Response(b"", media_type=workflow.content_type, headers=headers)
+            error = final.error
+            assert error is not None
+            return error_response(
+                error.code, error.message, transient=error.transient, headers=headers
+            )
+    except BaseException:
+        run.close()
+        raise
+    return SyncExecutionResponse(run, first, media_type=workflow.content_type, headers=headers)
+
+
+class SyncExecutionResponse(StreamingResponse):
+    """A chunked response fed by a :class:`SyncExecution`; stops the run when it ends."""
+
+    def __init__(
+        self, run: SyncExecution, first: bytes, *, media_type: str, headers: Mapping[str, str]
+    ) -> None:
+        self._run = run
+        self._chunks = run.chunks(first)
+        super().__init__(self._chunks, media_type=media_type, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._run.close()
+            with anyio.CancelScope(shield=True):
+                await self._chunks.aclose()
+
+
+async def _healthz(request: Request) -> Response:
+    """Liveness, with the executor's queue and running counts."""
+    service = _service(request)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "queued": service.executor.queued,
+            "running": service.executor.running,
+        }
+    )
+
+
+async def _metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    return Response(_service(request).metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
+def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name}: must be an integer, got {raw[:20]!r}") from None
+    if not low <= value <= high:
+        raise InvalidRequest(f"{name}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool_param(raw: str | None, name: str, *, default: bool) -> bool:
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"true", "1", "yes"}:
+        return True
+    if value in {"false", "0", "no"}:
+        return False
+    raise InvalidRequest(f"{name}: must be true or false, got {raw[:20]!r}")
+
+
+_ROUTES = [
+    Route("/events", _post_events, methods=["POST"]),
+    Route("/executions", _list_executions, methods=["GET"]),
+    Route("/executions/{execution_id}", _get_execution, methods=["GET"]),
+    Route("/workflows/{name}/executions", _post_execution, methods=["POST"]),
+    Route("/workflows/{name}/sync-executions", _post_sync_execution, methods=["POST"]),
+    Route("/healthz", _healthz, methods=["GET"]),
+    Route("/metrics", _metrics, methods=["GET"]),
+]
+
+
+def create_app(config: ServiceConfig | None = None, *, service: Service | None = None) -> Starlette:
+    """The ASGI app: give ``config`` (the lifespan runs the service) or a running ``service``."""
+    if (config is None) == (service is None):
+        raise ValueError("give exactly one of config and service")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if service is not None:
+            app.state.service = service
+            yield
+            return
+        assert config is not None
+        async with open_service(config) as running:
+            app.state.service = running
+            try:
+                yield
+            finally:
+                app.state.service = None
+
+    app = Starlette(routes=_ROUTES, exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)
+    if service is not None:
+        app.state.service = service
+    return app

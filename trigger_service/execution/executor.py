@@ -1,0 +1,416 @@
+"""The executor: a bounded queue of accepted executions, run at most ``concurrency`` at once.
+
+Admission is explicit: :meth:`Executor.reserve` takes a queue slot or raises
+:class:`Overloaded` (HTTP 429 with ``Retry-After``), so a burst never grows memory; the slot is
+then used by :meth:`Reservation.submit` or given back. Queued executions start when one of the
+``concurrency`` run slots is free; synchronous executions share those slots
+(:meth:`Executor.run_now`).
+
+Transient failures (``error.transient``) are retried per the workflow's ``retry`` policy with
+exponential backoff (``backoff_seconds × 2^(attempt-1)``, at most :data:`MAX_BACKOFF`), the
+execution going back to ``queued`` meanwhile and giving its run slot up; bad input fails at
+once. :meth:`Executor.recover` runs at start: executions left ``running`` by a crash have
+their multipart upload aborted and are queued again unless they used every attempt;
+``queued`` ones are queued again as they are.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from botocore.exceptions import ClientError
+
+from storage_adapter import StorageError, StorageIO
+from trigger_service.errors import Overloaded, TriggerServiceError, UnknownWorkflow
+from trigger_service.execution.engine import ExecutionEngine
+from trigger_service.execution.failures import error_info
+from trigger_service.execution.recovery import abort_uploads_of_output, committed_output
+from trigger_service.execution.sinks import FrameCallback
+from trigger_service.metrics import ServiceMetrics
+from trigger_service.records import (
+    ErrorInfo,
+    ExecutionRecord,
+    ExecutionStatus,
+    ObjectRef,
+    utc_now,
+)
+from trigger_service.store.protocol import ExecutionStore
+from trigger_service.workflows.model import Workflow, Workflows
+
+logger = logging.getLogger(__name__)
+
+#: Longest wait between two attempts of one execution, in seconds.
+MAX_BACKOFF = 300.0
+
+INTERRUPTED = "Interrupted"
+
+
+class Reservation:
+    """A queue slot taken by :meth:`Executor.reserve`; submit a record or release it."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._held = True
+
+    @property
+    def held(self) -> bool:
+        """Whether the slot is still taken by this reservation."""
+        return self._held
+
+    def submit(self, record: ExecutionRecord) -> None:
+        """Queue ``record`` in this slot."""
+        self._take()
+        self._executor._active.add(record.id)
+        self._executor._send.send_nowait(record)
+
+    def release(self) -> None:
+        """Give the slot back unused; does nothing once submitted or released."""
+        if self._held:
+            self._take()
+            self._executor._pending -= 1
+
+    def _take(self) -> None:
+        if not self._held:
+            raise RuntimeError("this reservation was already used")
+        self._held = False
+
+    def __enter__(self) -> Reservation:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+class Executor:
+    """Runs accepted executions through the engine with a concurrency and a queue bound."""
+
+    def __init__(
+        self,
+        engine: ExecutionEngine,
+        store: ExecutionStore,
+        workflows: Workflows,
+        *,
+        concurrency: int,
+        queue_size: int,
+        metrics: ServiceMetrics | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        if concurrency < 1 or queue_size < 1:
+            raise ValueError("concurrency and queue_size must be at least 1")
+        self.engine = engine
+        self.store = store
+        self.workflows = workflows
+        self.concurrency = concurrency
+        self.queue_size = queue_size
+        self.metrics = metrics
+        self.retry_after = retry_after
+        self._send, self._receive = anyio.create_memory_object_stream[ExecutionRecord](math.inf)
+        self._pending = 0
+        self._running = 0
+        self._slots: anyio.Semaphore | None = None
+        self._group: TaskGroup | None = None
+        self._waiters: dict[str, anyio.Event] = {}
+        self._waiting: dict[str, int] = {}
+        self._active: set[str] = set()
+        if metrics is not None:
+            metrics.track_active(lambda: self._pending, lambda: self._running)
+
+    @property
+    def queued(self) -> int:
+        """Executions accepted and not started yet."""
+        return self._pending
+
+    @property
+    def running(self) -> int:
+        """Executions running now (synchronous ones included)."""
+        return self._running
+
+    @property
+    def free_queue_slots(self) -> int:
+        """How many more executions :meth:`reserve` would accept right now."""
+        return max(self.queue_size - self._pending, 0)
+
+    async def rerun(self, reservation: Reservation, record: ExecutionRecord) -> bool:
+        """Queue a failed ``record`` again in a reserved slot, unless it is already active.
+
+        Used when an SQS message is redelivered after a transient failure. Returns whether
+        the record was queued; the reservation is left untouched when it was not.
+        """
+        if record.id in self._active or not record.status.final:
+            return False
+        self._active.add(record.id)
+        record.status = ExecutionStatus.QUEUED
+        try:
+            await self.store.save(record)
+        except BaseException:
+            self._active.discard(record.id)
+            raise
+        self._active.discard(record.id)
+        reservation.submit(record)
+        return True
+
+    def reserve(self) -> Reservation:
+        """Take a queue slot; raises :class:`Overloaded` when the queue is full."""
+        if self._pending >= self.queue_size:
+            raise Overloaded(
+                f"{self._pending} executions are waiting, the most this service queues; "
+                f"try again in {self.retry_after} s",
+                retry_after=self.retry_after,
+            )
+        self._pending += 1
+        return Reservation(self)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Start queued executions as run slots free up, until cancelled."""
+        slots = self._slots = anyio.Semaphore(self.concurrency)
+        async with anyio.create_task_group() as group:
+            self._group = group
+            task_status.started()
+            async for record in self._receive:
+                await slots.acquire()
+                self._pending -= 1
+                self._running += 1
+                group.start_soon(self._run_in_slot, record)
+
+    async def run_now(
+        self,
+        reservation: Reservation,
+        workflow: Workflow,
+        record: ExecutionRecord,
+        *,
+        tee: FrameCallback | None = None,
+        store_output: bool = True,
+    ) -> ExecutionRecord:
+        """Run a reserved execution in the calling task once a run slot is free; no retries.
+
+        Synchronous executions use this: their output streams to one caller, so a second
+        attempt could not be streamed again.
+        """
+        self._active.add(record.id)
+        async with self._run_slots():
+            reservation.release()
+            self._running += 1
+            try:
+                record = await self.engine.execute(
+                    workflow,
+                    record,
+                    on_progress=self._save_progress,
+                    tee=tee,
+                    store_output=store_output,
+                )
+            finally:
+                self._running -= 1
+        await self._finish(record)
+        return record
+
+    async def wait_final(self, execution_id: str) -> ExecutionRecord:
+        """The record of ``execution_id`` once it has succeeded or failed for good."""
+        self._waiting[execution_id] = self._waiting.get(execution_id, 0) + 1
+        try:
+            while True:
+                event = self._waiters.setdefault(execution_id, anyio.Event())
+                record = await self.store.get(execution_id)
+                if record.status.final:
+                    return record
+                await event.wait()
+        finally:
+            self._waiting[execution_id] -= 1
+            if not self._waiting[execution_id]:
+                del self._waiting[execution_id]
+                self._waiters.pop(execution_id, None)
+
+    async def recover(self, io: StorageIO) -> list[ExecutionRecord]:
+        """Re-queue what a previous run left unfinished; returns the records queued again.
+
+        ``running`` executions were interrupted: their multipart upload is aborted with the
+        stored upload id, then they are queued again unless every attempt of the workflow's
+        retry policy is used, in which case they fail with code ``Interrupted``.
+        """
+        queued: list[ExecutionRecord] = []
+        for record in await self.store.unfinished():
+            try:
+                workflow = self.workflows.get(record.workflow)
+            except UnknownWorkflow as exc:
+                await self._fail_for_good(record, ErrorInfo(code=exc.code, message=exc.message))
+                continue
+            if record.status is ExecutionStatus.RUNNING:
+                output = await committed_output(io, workflow, record)
+                if output is not None:
+                    await self._succeeded_before_crash(record, output)
+                    continue
+                if record.upload_id is not None:
+                    await abort_upload(io, workflow, record)
+                    record.upload_id = None
+                await abort_uploads_of_output(io, workflow, record)
+                interrupted = "the service stopped while this execution was running"
+                if record.attempts >= workflow.retry.attempts:
+                    await self._fail_for_good(
+                        record,
+                        ErrorInfo(
+                            code=INTERRUPTED,
+                            message=f"{interrupted}, and it had used all "
+                            f"{workflow.retry.attempts} attempts",
+                            transient=True,
+                        ),
+                    )
+                    continue
+                record.error = ErrorInfo(
+                    code=INTERRUPTED, message=f"{interrupted}; it was queued again", transient=True
+                )
+            record.status = ExecutionStatus.QUEUED
+            await self.store.save(record)
+            self._pending += 1
+            self._active.add(record.id)
+            self._send.send_nowait(record)
+            queued.append(record)
+        if queued:
+            logger.info("recovered %d unfinished execution(s)", len(queued))
+        return queued
+
+    async def _run_in_slot(self, record: ExecutionRecord) -> None:
+        assert self._slots is not None
+        try:
+            await self._execute(record)
+        except Exception as exc:
+            logger.exception("execution %s: the executor failed", record.id)
+            await self._fail_for_good(record, error_info(exc))
+        finally:
+            self._running -= 1
+            self._slots.release()
+
+    async def _execute(self, record: ExecutionRecord) -> None:
+        try:
+            workflow = self.workflows.get(record.workflow)
+        except UnknownWorkflow as exc:
+            await self._fail_for_good(record, ErrorInfo(code=exc.code, message=exc.message))
+            return
+        record = await self.engine.execute(workflow, record, on_progress=self._save_progress)
+        error = record.error
+        if (
+            record.status is ExecutionStatus.FAILED
+            and error is not None
+            and error.transient
+            and record.attempts < workflow.retry.attempts
+        ):
+            delay = min(workflow.retry.backoff_seconds * 2 ** (record.attempts - 1), MAX_BACKOFF)
+            logger.info(
+                "execution %s: %s (attempt %d of %d); retrying in %.1f s",
+                record.id,
+                error.code,
+                record.attempts,
+                workflow.retry.attempts,
+                delay,
+            )
+            record.status = ExecutionStatus.QUEUED
+            await self.store.save(record)
+            if self.metrics is not None:
+                self.metrics.retries.labels(workflow=workflow.name).inc()
+            assert self._group is not None
+            self._pending += 1
+            self._group.start_soon(self._requeue_after, record, delay)
+            return
+        await self._finish(record)
+
+    async def _requeue_after(self, record: ExecutionRecord, delay: float) -> None:
+        await anyio.sleep(delay)
+        self._send.send_nowait(record)
+
+    async def _finish(self, record: ExecutionRecord) -> None:
+        try:
+            await self.store.save(record)
+        except Exception:
+            logger.exception("execution %s: could not save its final record", record.id)
+        self._active.discard(record.id)
+        if self.metrics is not None:
+            self.metrics.finished(record)
+        event = self._waiters.pop(record.id, None)
+        if event is not None:
+            event.set()
+
+    async def _succeeded_before_crash(self, record: ExecutionRecord, output: ObjectRef) -> None:
+        logger.info("execution %s: its output was committed before the crash", record.id)
+        record.status = ExecutionStatus.SUCCEEDED
+        record.output = output
+        record.error = None
+        record.upload_id = None
+        record.finished_at = utc_now()
+        await self._finish(record)
+
+    async def _fail_for_good(self, record: ExecutionRecord, error: ErrorInfo) -> None:
+        record.status = ExecutionStatus.FAILED
+        record.error = error
+        record.upload_id = None
+        record.finished_at = utc_now()
+        await self._finish(record)
+
+    async def _save_progress(self, record: ExecutionRecord) -> None:
+        # A final status is saved by the executor once it has decided on retries, so a
+        # reader never sees "failed" for an execution about to be retried.
+        if record.status.final:
+            return
+        try:
+            await self.store.save(record)
+        except Exception:
+            logger.exception("execution %s: could not save its progress", record.id)
+
+    def _run_slots(self) -> anyio.Semaphore:
+        if self._slots is None:
+            raise RuntimeError("the executor is not running")
+        return self._slots
+
+
+async def abort_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
+    """Abort ``record.upload_id`` in the workflow's output bucket; True when it was aborted.
+
+    The key is rendered again from the output template; if the upload is not found under it
+    (the template changed), the bucket's open uploads are searched for the id.
+    """
+    upload_id = record.upload_id
+    if upload_id is None:
+        return False
+    bucket = workflow.output.bucket
+    client = io.client
+    try:
+        key: str | None = workflow.output_key.render(
+            record.input.key, execution_id=record.id, output_format=workflow.output_format
+        )
+    except TriggerServiceError:
+        key = None
+
+    def find_key() -> str | None:
+        paginator = client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                if upload.get("UploadId") == upload_id:
+                    return upload.get("Key")
+        return None
+
+    def abort(key: str) -> bool:
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404"}:
+                return False
+            raise
+        return True
+
+    try:
+        if key is not None and await io.call(abort, key):
+            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
+            return True
+        found = await io.call(find_key)
+        if found is not None and await io.call(abort, found):
+            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
+            return True
+    except (ClientError, StorageError, OSError) as exc:
+        logger.warning(
+            "execution %s: could not abort multipart upload %s: %s",
+            record.id,
+            upload_id,
+            exc,
+        )
+        return False
+    return False

@@ -1,0 +1,146 @@
+"""Events and API calls in: route, deduplicate, record, queue.
+
+Every source (webhook, SQS poller, ``POST /workflows/{name}/executions``) goes through
+:class:`Intake`. A start takes a queue slot first (:class:`~trigger_service.errors.Overloaded`
+when there is none), then inserts the record under its idempotency key: a duplicate gets the
+existing execution back and starts nothing. Only an SQS redelivery (``rerun_transient``) may
+queue an existing execution again, and only one that failed transiently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trigger_service.errors import LoopPrevented
+from trigger_service.events.parse import IgnoredRecord, ParsedNotification
+from trigger_service.execution.executor import Executor
+from trigger_service.intake.routing import (
+    REASON_EXECUTION_OUTPUT,
+    Router,
+    Start,
+    idempotency_key,
+    ignore_reason,
+    under_own_output,
+)
+from trigger_service.metrics import ServiceMetrics
+from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
+from trigger_service.store.protocol import ExecutionStore
+from trigger_service.workflows.model import Workflows
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a notification started: executions (new and existing), duplicates, ignored."""
+
+    executions: tuple[ExecutionRecord, ...] = ()
+    #: Ids of the executions that existed before (nothing new was started for them).
+    duplicates: tuple[str, ...] = ()
+    ignored: tuple[IgnoredRecord, ...] = ()
+
+
+class Intake:
+    """Turns parsed notifications and API calls into queued executions, once each."""
+
+    def __init__(
+        self,
+        workflows: Workflows,
+        router: Router,
+        store: ExecutionStore,
+        executor: Executor,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
+        self.workflows = workflows
+        self.router = router
+        self.store = store
+        self.executor = executor
+        self.metrics = metrics
+
+    async def accept(
+        self, parsed: ParsedNotification, *, source: str, rerun_transient: bool = False
+    ) -> Accepted:
+        """Start what ``parsed`` asks for; storage errors while pinning objects raise.
+
+        Raises :class:`~trigger_service.errors.Overloaded` when the queue is full; what was
+        started before stays started, and a retried notification finds it as a duplicate.
+        """
+        executions: list[ExecutionRecord] = []
+        duplicates: list[str] = []
+        ignored: list[IgnoredRecord] = list(parsed.ignored)
+        for event in parsed.events:
+            routed = await self.router.route(event)
+            ignored += routed.ignored
+            self._count(source, "ignored", len(routed.ignored))
+            for start in routed.starts:
+                record, created = await self.start(
+                    start, source=source, rerun_transient=rerun_transient
+                )
+                executions.append(record)
+                if not created:
+                    duplicates.append(record.id)
+                self._count(source, "started" if created else "duplicate")
+        self._count(source, "ignored", len(parsed.ignored))
+        return Accepted(tuple(executions), tuple(duplicates), tuple(ignored))
+
+    async def start(
+        self, start: Start, *, source: str, rerun_transient: bool = False
+    ) -> tuple[ExecutionRecord, bool]:
+        """Queue one execution unless its idempotency key exists; returns (record, created)."""
+        with self.executor.reserve() as slot:
+            record = ExecutionRecord(
+                workflow=start.workflow.name,
+                input=start.input,
+                source=source,
+                idempotency_key=start.idempotency_key,
+            )
+            stored, created = await self.store.create(record)
+            if created:
+                slot.submit(stored)
+            elif (
+                rerun_transient
+                and stored.status is ExecutionStatus.FAILED
+                and stored.error is not None
+                and stored.error.transient
+            ):
+                await self.executor.rerun(slot, stored)
+            return stored, created
+
+    async def start_api(
+        self, workflow_name: str, bucket: str, key: str
+    ) -> tuple[ExecutionRecord, bool]:
+        """An explicit start of one workflow on ``s3://bucket/key`` (deduplicated too).
+
+        Raises UnknownWorkflow, the storage error of the HEAD (e.g. NoSuchKey), and
+        LoopPrevented for a key under the workflow's own output prefix or an output object.
+        """
+        workflow = self.workflows.get(workflow_name)
+        where = f"s3://{bucket}/{key}"
+        if under_own_output(workflow, bucket, key):
+            raise LoopPrevented(
+                f"{where} is under workflow {workflow.name!r}'s own output prefix "
+                f"{workflow.output_key.literal_prefix!r}"
+            )
+        info = await self.router.head(bucket, key)
+        reason = ignore_reason(info)
+        if reason is not None and reason.reason == REASON_EXECUTION_OUTPUT:
+            raise LoopPrevented(reason.detail)
+        ref = ObjectRef(
+            bucket=info.bucket,
+            key=info.key,
+            etag=info.etag,
+            size=info.size,
+            version_id=info.version_id,
+        )
+        start = Start(
+            workflow=workflow,
+            input=ref,
+            idempotency_key=idempotency_key(
+                workflow.name, bucket, key, version_id=ref.version_id, etag=ref.etag
+            ),
+        )
+        record, created = await self.start(start, source="api")
+        self._count("api", "started" if created else "duplicate")
+        return record, created
+
+    def _count(self, source: str, outcome: str, amount: int = 1) -> None:
+        if self.metrics is not None and amount:
+            self.metrics.events.labels(source=source, outcome=outcome).inc(amount)
