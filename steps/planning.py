@@ -3,6 +3,12 @@
 Planning inserts a *decode* stage where bytes meet a picture step and an *encode* stage where
 a picture meets a byte consumer, so a chain of picture steps decodes once and encodes once.
 The decode stage gets the size hint of the first picture step after it, for shrink-on-load.
+
+Image steps take a whole picture (``picture``) or a picture in horizontal strips (``strips``).
+Between two strip steps each band goes on as soon as it is done; where a strip step meets a
+whole-picture step the planner inserts *join* (strips → picture) or *split* (picture → strips).
+Decode emits strips itself when the next step takes strips, and the strip encoder writes
+baseline JPEG as the strips come (other formats are joined and encoded at the end).
 """
 
 from __future__ import annotations
@@ -71,33 +77,40 @@ async def prepare_step(step: ConfiguredStep, loader: ResourceLoader) -> Configur
 def plan_steps(
     steps: Sequence[ConfiguredStep], *, image_options: Mapping[str, Any] | None = None
 ) -> list[ConfiguredStep]:
-    """Insert decode/encode stages so frame kinds match from bytes in to bytes out."""
+    """Insert decode/encode and split/join stages so frame kinds match from bytes to bytes."""
     planned: list[ConfiguredStep] = []
     current: FrameKind = "bytes"
     for index, step in enumerate(steps):
         if current != step.consumes:
-            planned.append(_converter(current, steps[index:], image_options))
+            planned += _converters(current, step.consumes, steps[index:], image_options)
         planned.append(step)
         current = step.produces
     if current != "bytes":
-        planned.append(_converter(current, (), image_options))
+        planned += _converters(current, "bytes", (), image_options)
     return planned
 
 
-def _converter(
-    current: FrameKind, following: Sequence[ConfiguredStep], image_options: Mapping[str, Any] | None
-) -> ConfiguredStep:
-    from steps.image import DECODE, ENCODE
+def _converters(
+    current: FrameKind,
+    wanted: FrameKind,
+    following: Sequence[ConfiguredStep],
+    image_options: Mapping[str, Any] | None,
+) -> list[ConfiguredStep]:
+    from steps.image import DECODE, ENCODE, JOIN, SPLIT, STRIP_ENCODE
 
-    if current == "picture":
-        return configure_step(ENCODE, {}, label="encode")
-    options = dict(image_options or {})
-    hint = next(
-        (s.definition.size_hint(s.params) for s in following if s.consumes == "picture"), None
-    )
-    if hint is not None:
-        options.setdefault("target_size", hint)
-    return configure_step(DECODE, options, label="decode")
+    if current == "bytes":
+        options = dict(image_options or {})
+        hint = next(
+            (s.definition.size_hint(s.params) for s in following if s.consumes != "bytes"), None
+        )
+        if hint is not None:
+            options.setdefault("target_size", hint)
+        options["strips"] = wanted == "strips"
+        return [configure_step(DECODE, options, label="decode")]
+    if wanted == "bytes":
+        encoder = STRIP_ENCODE if current == "strips" else ENCODE
+        return [configure_step(encoder, {}, label="encode")]
+    return [configure_step(SPLIT if wanted == "strips" else JOIN, {})]
 
 
 def to_stage(step: ConfiguredStep, log: logging.LoggerAdapter[logging.Logger]) -> Stage:

@@ -52,6 +52,7 @@ from steps.image.codec.formats import (
 from steps.image.codec.modes import has_alpha
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
 from steps.image.picture import Picture, swaps_axes
+from steps.image.strips import write_strips
 
 #: Pillow's default decompression-bomb limit (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -92,6 +93,9 @@ class DecodeParams(BaseModel):
     )
     oversample: float = Field(
         default=DEFAULT_OVERSAMPLE, ge=1.0, le=8.0, description="shrink-on-load margin"
+    )
+    strips: bool = Field(
+        default=False, description="emit the upright picture as strips (set by the planner)"
     )
 
     @field_validator("formats")
@@ -265,7 +269,10 @@ async def decode(ctx: StepContext) -> None:
         ctx.metrics.extra.update(progress.as_extra(reader))
     for note in picture.notes:
         ctx.log.warning("decode: %s", note)
-    await ctx.write(picture)
+    if params.strips:
+        await write_strips(ctx, picture)
+    else:
+        await ctx.write(picture)
 
 
 def _check_pixels(size: tuple[int, int], limit: int) -> None:
