@@ -100,10 +100,18 @@ def resize_frame(frame: Image.Image, size: tuple[int, int], resample: str) -> Im
     return resize_plan(frame, size, resample).resize_whole(resizable(frame))
 
 
-def resize_plan(frame: Image.Image, size: tuple[int, int], resample: str) -> ResizePlan:
-    """How ``frame`` (any mode) is resized to ``size``: the same plan for strips and wholes."""
+def resize_plan(
+    frame: Image.Image,
+    size: tuple[int, int],
+    resample: str,
+    source: tuple[int, int] | None = None,
+) -> ResizePlan:
+    """How ``frame`` (any mode; a strip of a picture of ``source``) is resized to ``size``.
+
+    The same plan serves strips and whole pictures.
+    """
     gap = None if frame.mode.startswith("I;16") else REDUCING_GAP  # reduce() takes no I;16
-    return ResizePlan.make(frame.size, size, RESAMPLING[resample], gap)
+    return ResizePlan.make(source or frame.size, size, RESAMPLING[resample], gap)
 
 
 def compress_picture(picture: Picture, params: CompressParams) -> Picture:
@@ -199,7 +207,7 @@ class _PictureResize:
         if target == strip.size:
             return cls(picture, target, None)
         first = resizable(strip.frames[0])
-        plan = resize_plan(strip.frames[0], target, params.resample)
+        plan = resize_plan(strip.frames[0], target, params.resample, source=strip.size)
         rows = strip_rows(target[0], len(first.getbands()), len(strip.frames))
         return cls(picture, target, StripResizer(plan, rows))
 

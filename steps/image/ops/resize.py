@@ -84,6 +84,9 @@ class ResizePlan:
         ``a`` is a multiple of the reduction factor, so a window starting there reduces to the
         same blocks as the whole picture.
         """
+        if self.resample == Image.Resampling.NEAREST:
+            picks = self.nearest_sources()[top:bottom]
+            return min(picks), max(picks) + 1
         scale = self.scale_y
         support = FILTER_SUPPORT[self.resample] * max(scale, 1.0)
         first = (top + 0.5) * scale - support
@@ -117,9 +120,39 @@ class ResizePlan:
             image = image.resize(
                 (self.target[0], image.height), self.resample, box=(0.0, 0.0, width, image.height)
             )
+        if self.resample == Image.Resampling.NEAREST:
+            return self._nearest_rows(image, window_top, top, bottom)
         box = (0.0, top * self.scale_y - offset, float(image.width), bottom * self.scale_y - offset)
         out = image.resize((image.width, bottom - top), self.resample, box=box)
         return out.convert(window.mode) if premultiplied else out
+
+    def _nearest_rows(
+        self, image: Image.Image, window_top: int, top: int, bottom: int
+    ) -> Image.Image:
+        """Output rows picked from the window: the very rows Pillow's nearest filter picks."""
+        picks = self.nearest_sources()[top:bottom]
+        out = Image.new(image.mode, (image.width, bottom - top))
+        if image.mode in ("P", "PA") and image.palette is not None:
+            out.putpalette(image.palette)
+        for row, source in enumerate(picks):
+            line = image.crop((0, source - window_top, image.width, source - window_top + 1))
+            out.paste(line, (0, row))
+        return out
+
+    def nearest_sources(self) -> list[int]:
+        """Source row of each output row under the nearest filter, asked of Pillow itself.
+
+        Pillow scales with incremental fixed-point steps, so the rows are read off a resized
+        one-pixel-wide column of row numbers rather than computed here.
+        """
+        cached: list[int] | None = getattr(self, "_nearest_cache", None)
+        if cached is None:
+            column = Image.new("I", (1, self.source[1]))
+            column.putdata(list(range(self.source[1])))
+            picked = column.resize((1, self.target[1]), Image.Resampling.NEAREST)
+            cached = [int(value) for value in picked.get_flattened_data()]  # type: ignore[arg-type]
+            object.__setattr__(self, "_nearest_cache", cached)
+        return cached
 
     def resize_whole(self, image: Image.Image) -> Image.Image:
         """The whole picture resized: the same two passes, over all rows."""
