@@ -99,13 +99,7 @@ class ExecutionEngine:
         else:
             record.status = ExecutionStatus.SUCCEEDED
             if store_output:
-                record.output = ObjectRef(
-                    bucket=result.bucket,
-                    key=result.key,
-                    etag=result.etag,
-                    size=result.size,
-                    version_id=result.version_id,
-                )
+                record.output = ObjectRef.of(result)
         record.upload_id = None
         record.finished_at = utc_now()
         await report()
@@ -133,13 +127,7 @@ class ExecutionEngine:
             read_ahead=transfer.read_ahead,
         )
         info = await reader.stat()
-        record.input = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=info.version_id,
-        )
+        record.input = ObjectRef.of(info)
         if MARKER_METADATA_KEY in info.metadata:
             raise LoopPrevented(
                 f"s3://{info.bucket}/{info.key} was written by execution "

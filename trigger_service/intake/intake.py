@@ -123,13 +123,7 @@ class Intake:
         reason = ignore_reason(info)
         if reason is not None and reason.reason == REASON_EXECUTION_OUTPUT:
             raise LoopPrevented(reason.detail)
-        ref = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=info.version_id,
-        )
+        ref = ObjectRef.of(info)
         start = Start(
             workflow=workflow,
             input=ref,

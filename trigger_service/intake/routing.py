@@ -183,13 +183,8 @@ class Router:
         reason = ignore_reason(info)
         if reason is not None:
             return RoutedEvent(ignored=(*routing.ignored, reason))
-        version_id = event.version_id or info.version_id
-        ref = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=version_id if version_id != "null" else None,
+        ref = ObjectRef.of(info).model_copy(
+            update={"version_id": event.version_id or info.version_id}
         )
         starts = tuple(
             Start(
