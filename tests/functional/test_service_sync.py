@@ -16,7 +16,6 @@ import uvicorn
 from starlette.types import ASGIApp, Message
 
 from storage_adapter import TransferSettings
-from tests.conftest import free_port
 from tests.functional.service_support import (
     MiB,
     config,
@@ -29,6 +28,7 @@ from tests.functional.service_support import (
 )
 from trigger_service.api.app import create_app
 from trigger_service.api.sync import FIRST_STREAMED_AT, SyncExecutionFailed
+from trigger_service.cli.embedded import free_port
 from trigger_service.service import Service
 from trigger_service.workflows.model import Workflows
 

@@ -28,8 +28,8 @@ from bridge import root_cause
 from storage_adapter import MultipartWriter, StorageIO
 from trigger_service.errors import ClientDisconnected
 from trigger_service.execution.executor import Executor, Reservation
-from trigger_service.intake.routing import UPLOAD_METADATA_KEY
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
+from trigger_service.workflows.loops import upload_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ async def upload_stream(
         part_size=part_size,
         parts_in_flight=parts_in_flight,
         content_type=content_type or "application/octet-stream",
-        metadata={UPLOAD_METADATA_KEY: execution_id},
+        metadata=upload_marker(execution_id),
     )
     try:
         await writer.write_all(chunks)

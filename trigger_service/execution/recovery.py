@@ -17,8 +17,8 @@ import logging
 from storage_adapter import StorageError, StorageIO
 from storage_adapter.uploads import abort_open_uploads, abort_upload_by_id, completed_output
 from trigger_service.errors import TriggerServiceError
-from trigger_service.execution.engine import MARKER_METADATA_KEY
 from trigger_service.records import ExecutionRecord, ObjectRef
+from trigger_service.workflows.loops import output_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def committed_output(
             io.client,
             workflow.output.bucket,
             key,
-            metadata={MARKER_METADATA_KEY: record.id},
+            metadata=output_marker(record.id),
         )
     except StorageError as exc:
         logger.warning("execution %s: could not look for its output: %s", record.id, exc)
