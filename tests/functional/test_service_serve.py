@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import httpx
 
-from tests.functional.service_support import unique
+from tests.support.service import unique
 from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, embedded_storage, free_port
 
 DEADLINE = 60.0

@@ -16,11 +16,10 @@ from storage_adapter.uploads import (
     completed_output,
     list_open_uploads,
 )
+from tests.support.storage import MiB
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-MiB = 1024 * 1024
 
 
 def _open(s3: S3Client, bucket: str, key: str) -> str:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.reliability.support import wait_for
+from tests.support.waiting import wait_for
 from trigger_service.cli.embedded import free_port
 
 if TYPE_CHECKING:

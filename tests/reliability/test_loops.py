@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.functional.service_support import config, notify_queue, queue_size, running, unique
-from tests.reliability.support import eventually, keys_under
+from tests.support.service import config, notify_queue, queue_size, running, unique
+from tests.support.storage import keys_under
+from tests.support.waiting import eventually
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
 from trigger_service.events.parse import ObjectEvent
 from trigger_service.intake.routing import route_event

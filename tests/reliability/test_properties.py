@@ -25,14 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storage_adapter import MAX_KEY_BYTES
-from tests.functional.service_support import (
-    archive_workflows,
-    config,
-    running,
-    s3_notification,
-    unique,
-)
-from tests.reliability.support import keys_under, open_uploads
+from tests.support.service import archive_workflows, config, running, s3_notification, unique
+from tests.support.storage import keys_under, open_uploads
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
 from trigger_service.workflows.keys import KeyTemplate
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.reliability.support import wait_for
+from tests.support.waiting import wait_for
 from trigger_service.cli.embedded import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
