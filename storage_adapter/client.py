@@ -18,6 +18,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from botocore.config import _S3Dict
     from mypy_boto3_s3 import S3Client
 
 T = TypeVar("T")
@@ -55,9 +56,9 @@ class StorageSettings:
     payload_signing: PayloadSigning = "auto"
 
 
-def s3_options(settings: StorageSettings) -> dict[str, Any]:
+def s3_options(settings: StorageSettings) -> _S3Dict:
     """botocore's ``s3`` configuration for ``settings``."""
-    options: dict[str, Any] = {"addressing_style": settings.addressing_style}
+    options: _S3Dict = {"addressing_style": settings.addressing_style}
     if settings.payload_signing != "auto":
         options["payload_signing_enabled"] = settings.payload_signing == "on"
     return options

@@ -29,8 +29,9 @@ from steps.image.ops.resize import StripResizer
 from steps.image.ops.watermark import picture_overlays, watermark_strip
 from steps.image.picture import upright
 from steps.image.strips import crop_strip
-from tests.unit.test_image_pipeline import ChunkSource, MemorySink, planned, run
-from tests.unit.test_image_samples import encode, noise, open_bytes, oriented_jpeg
+from tests.support.fakes import MemorySink
+from tests.support.images import encode, noise, open_bytes, oriented_jpeg
+from tests.unit.test_image_pipeline import ChunkSource, planned, run
 from tests.unit.test_image_watermark import prepared
 
 MODES = ["1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "I;16", "I", "F"]
