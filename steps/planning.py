@@ -7,7 +7,9 @@ The decode stage gets the size hint of the first picture step after it, for shri
 Image steps take a whole picture (``picture``) or a picture in horizontal strips (``strips``).
 Between two strip steps each band goes on as soon as it is done; where a strip step meets a
 whole-picture step the planner inserts *join* (strips → picture) or *split* (picture → strips).
-Decode emits strips itself when the next step takes strips, and the strip encoder writes
+Decode emits strips itself when the next step takes strips (one strip holding the whole picture
+when that step shrinks it, as compress does: it reads windows of rows and sends on small strips),
+and the strip encoder writes
 baseline JPEG as the strips come (other formats are joined and encoded at the end).
 """
 
@@ -106,6 +108,12 @@ def _converters(
         if hint is not None:
             options.setdefault("target_size", hint)
         options["strips"] = wanted == "strips"
+        # A step that shrinks the picture reads windows of source rows: it gets the decoded
+        # picture as one strip (bands would copy every row) and sends on small strips itself.
+        options["one_strip"] = (
+            wanted == "strips"
+            and following[0].definition.size_hint(following[0].params) is not None
+        )
         return [configure_step(DECODE, options, label="decode")]
     if wanted == "bytes":
         encoder = STRIP_ENCODE if current == "strips" else ENCODE

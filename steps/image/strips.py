@@ -187,11 +187,17 @@ def expect_strip(frame: object, step: str) -> PictureStrip:
     return frame
 
 
-async def write_strips(ctx: StepContext, picture: Picture) -> None:
-    """Send ``picture``, set upright, as strips; each band is cut in a worker thread."""
+async def write_strips(ctx: StepContext, picture: Picture, *, whole: bool = False) -> None:
+    """Send ``picture``, set upright, as strips; each band is cut in a worker thread.
+
+    ``whole`` sends it as one strip, for a step that reads windows of rows itself (compress):
+    cutting bands would copy every row while the decoded picture is still held.
+    """
     picture = await run_cpu(upright, picture)
     width, height = picture.size
     rows = strip_rows(width, len(picture.frames[0].getbands()), len(picture.frames))
+    if whole:
+        rows = height
     for top, bottom in row_spans(height, rows):
         await ctx.write(await run_cpu(crop_strip, picture, top, bottom))
 

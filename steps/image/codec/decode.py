@@ -97,6 +97,10 @@ class DecodeParams(BaseModel):
     strips: bool = Field(
         default=False, description="emit the upright picture as strips (set by the planner)"
     )
+    one_strip: bool = Field(
+        default=False,
+        description="the picture as a single strip, for a step that reads windows of it",
+    )
 
     @field_validator("formats")
     @classmethod
@@ -270,7 +274,7 @@ async def decode(ctx: StepContext) -> None:
     for note in picture.notes:
         ctx.log.warning("decode: %s", note)
     if params.strips:
-        await write_strips(ctx, picture)
+        await write_strips(ctx, picture, whole=params.one_strip)
     else:
         await ctx.write(picture)
 

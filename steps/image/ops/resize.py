@@ -171,7 +171,7 @@ class WindowJob:
     bottom: int
 
     def run(self) -> tuple[Image.Image, ...]:
-        """Build each frame's window (no copy when one strip covers it) and resize it."""
+        """Build each frame's window (a copy of just its rows) and resize it."""
         start, stop = self.window
         count = len(self.pieces[0][1])
         outputs = []
@@ -181,11 +181,7 @@ class WindowJob:
         return tuple(outputs)
 
     def _window(self, index: int, start: int, stop: int) -> tuple[int, Image.Image]:
-        first_top, first_frames = self.pieces[0]
-        first = first_frames[index]
-        aligned = first_top % self.plan.factor[1] == 0
-        if len(self.pieces) == 1 and aligned and first_top + first.height >= stop:
-            return first_top, first  # one strip covers the window: resize it in place
+        first = self.pieces[0][1][index]
         window = Image.new(first.mode, (first.width, stop - start))
         for piece_top, frames in self.pieces:
             window.paste(frames[index], (0, piece_top - start))  # clipped to the window
