@@ -60,12 +60,13 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link
 
     delivering = asyncio.create_task(deliver())
     try:
-        while data := await reader.read(READ_SIZE):
+        while not delivering.done() and (data := await reader.read(READ_SIZE)):
             await queue.put((link.schedule(len(data)), data))
     except OSError:
         pass
     finally:
-        await queue.put((0.0, b""))
+        if not delivering.done():
+            await queue.put((0.0, b""))
         with contextlib.suppress(OSError):
             await delivering
 
@@ -89,7 +90,15 @@ async def serve(port: int, target: tuple[str, int], rate: float, latency: float)
             for writer in (client_writer, server_writer):
                 writer.close()
 
-    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    connections: set[asyncio.Task[None]] = set()
+
+    def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Hold each connection's task: asyncio keeps only a weak reference to it.
+        task = asyncio.get_running_loop().create_task(handle(reader, writer))
+        connections.add(task)
+        task.add_done_callback(connections.discard)
+
+    server = await asyncio.start_server(connected, "127.0.0.1", port)
     print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await server.serve_forever()
