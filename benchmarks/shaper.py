@@ -35,10 +35,19 @@ class Link:
     latency: float
     free_at: float = 0.0
 
-    def schedule(self, size: int) -> float:
-        """When ``size`` bytes sent now arrive at the far end (``time.monotonic``)."""
+    async def send(self, size: int) -> float:
+        """Wait for the wire, take it for ``size`` bytes; when they arrive at the far end.
+
+        Each connection takes the wire one read at a time and reads no more until it had its
+        turn, so connections share the link read by read (as packets interleave on a real
+        link) instead of queueing whole bodies: a small request is never held behind
+        megabytes of another connection's upload.
+        """
         now = time.monotonic()
-        self.free_at = max(self.free_at, now) + size / self.rate
+        start = max(self.free_at, now)
+        self.free_at = start + size / self.rate
+        if start > now:
+            await asyncio.sleep(start - now)
         return self.free_at + self.latency
 
 
@@ -61,7 +70,7 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link
     delivering = asyncio.create_task(deliver())
     try:
         while not delivering.done() and (data := await reader.read(READ_SIZE)):
-            await queue.put((link.schedule(len(data)), data))
+            await queue.put((await link.send(len(data)), data))
     except OSError:
         pass
     finally:

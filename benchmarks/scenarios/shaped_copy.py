@@ -20,10 +20,10 @@ from benchmarks.stats import GiB, MiB, goal, ratios, summary
 from trigger_service.cli.embedded import free_port
 
 TIME_RATIO_GOAL = 0.6
-#: The link: 20 MB/s each way, 20 ms one-way latency. At 40 MB/s moto on this two-core machine
-#: was the bottleneck again (it took uploads at 25-30 MB/s, and both directions at once more
-#: slowly still), so the link must be slower than the store for the link to be what is measured.
-RATE = 20e6
+#: The link: 10 MB/s each way, 20 ms one-way latency. The link must be slower than the store for
+#: the link to be what is measured: on this shared two-core machine moto took uploads at
+#: 14-30 MB/s (boto3's upload_seconds), so at 40 or 20 MB/s moto was the bottleneck again.
+RATE = 10e6
 LATENCY = 0.020
 
 
