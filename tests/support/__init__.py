@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites (servers the tests start, builders of test data)."""
