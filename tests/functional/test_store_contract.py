@@ -28,9 +28,7 @@ OpenStore = Callable[[], Awaitable[ExecutionStore]]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def open_another(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[OpenStore]:
+async def open_another(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
     """Opens stores on one database (a SQLite file, or a fresh PostgreSQL database)."""
     url = (
         str(tmp_path / "executions.db")
@@ -187,8 +185,6 @@ def test_cursor_round_trips() -> None:
         "2026-01-01T00:00:00.000000Z",
         42,
     )
-
-
 
 
 async def test_only_the_owner_may_save_a_held_record(store: ExecutionStore) -> None:

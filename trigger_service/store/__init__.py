@@ -9,4 +9,10 @@ from trigger_service.store.factory import open_store, store_from_url
 from trigger_service.store.protocol import ExecutionPage, ExecutionStore
 from trigger_service.store.sqlite import SQLiteExecutionStore
 
-__all__ = ["ExecutionPage", "ExecutionStore", "SQLiteExecutionStore", "open_store", "store_from_url"]
+__all__ = [
+    "ExecutionPage",
+    "ExecutionStore",
+    "SQLiteExecutionStore",
+    "open_store",
+    "store_from_url",
+]

@@ -115,7 +115,9 @@ class PostgresExecutionStore:
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
                     "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
                 )
-                cursor = await conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations")
+                cursor = await conn.execute(
+                    "SELECT coalesce(max(version), 0) FROM schema_migrations"
+                )
                 row = await cursor.fetchone()
                 applied = int(row[0]) if row is not None else 0
                 for migration in migrations("postgresql"):
@@ -235,7 +237,7 @@ class PostgresExecutionStore:
             f"UPDATE executions SET worker = %(worker)s, lease_expires_at = {_LEASE}, "
             "status = CASE WHEN status = %(failed)s THEN %(queued)s ELSE status END "
             "WHERE id = %(id)s AND ((status = ANY(%(unfinished)s) "
-            "AND lease_expires_at < clock_timestamp()) "
+            "AND coalesce(lease_expires_at, '-infinity') < clock_timestamp()) "
             f"OR (%(rerun)s AND status = %(failed)s)) RETURNING {_COLUMNS}",
             {
                 "worker": worker,
@@ -256,8 +258,8 @@ class PostgresExecutionStore:
         rows = await self._fetch(
             f"UPDATE executions SET worker = %(worker)s, lease_expires_at = {_LEASE} "
             "WHERE id IN (SELECT id FROM executions WHERE status = ANY(%(unfinished)s) "
-            "AND lease_expires_at < clock_timestamp() AND (source <> 'sqs' OR "
-            "lease_expires_at < clock_timestamp() - make_interval(secs => %(grace)s)) "
+            "AND coalesce(lease_expires_at, '-infinity') < clock_timestamp() - CASE "
+            "WHEN source = 'sqs' THEN make_interval(secs => %(grace)s) ELSE interval '0' END "
             "ORDER BY created_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
             f"RETURNING {_COLUMNS}",
             {

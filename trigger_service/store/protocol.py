@@ -38,9 +38,9 @@ class ExecutionStore(Protocol):
 
     Leases: an unfinished record may name a ``worker`` holding it until ``lease_expires_at``
     (computed by the store from its own clock). Only that worker may save the record; once the
-    lease has expired, :meth:`take_over` or :meth:`claim_expired` hands it to another worker,
-    exactly one of any that try. A store that cannot be reached raises
-    :class:`~trigger_service.errors.StoreUnavailable`.
+    lease has expired (an unfinished record without a lease is nobody's), :meth:`take_over`
+    or :meth:`claim_expired` hands it to another worker, exactly one of any that try. A store
+    that cannot be reached raises :class:`~trigger_service.errors.StoreUnavailable`.
     """
 
     #: Short name for logs and ``/healthz`` (``sqlite``, ``postgresql``).

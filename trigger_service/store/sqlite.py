@@ -218,15 +218,16 @@ class SQLiteExecutionStore:
         self, execution_id: str, worker: str, now: float, lease_seconds: float, rerun: bool
     ) -> ExecutionRecord | None:
         failed, queued = ExecutionStatus.FAILED.value, ExecutionStatus.QUEUED.value
+        until = now + lease_seconds
+        params = (worker, until, failed, queued, execution_id, *UNFINISHED, now, rerun, failed)
         row = (
             self._db()
             .execute(
                 f"UPDATE executions SET worker = ?, lease_expires_at = ?, "
                 f"status = CASE WHEN status = ? THEN ? ELSE status END "
-                f"WHERE id = ? AND ((status IN (?, ?) AND lease_expires_at < ?) "
+                f"WHERE id = ? AND ((status IN (?, ?) AND coalesce(lease_expires_at, 0) < ?) "
                 f"OR (? AND status = ?)) RETURNING {_COLUMNS}",
-                (worker, now + lease_seconds, failed, queued, execution_id)
-                + (*UNFINISHED, now, rerun, failed),
+                params,
             )
             .fetchone()
         )
@@ -246,8 +247,10 @@ class SQLiteExecutionStore:
             self._db()
             .execute(
                 f"UPDATE executions SET worker = ?, lease_expires_at = ? WHERE id IN "
-                f"(SELECT id FROM executions WHERE status IN (?, ?) AND lease_expires_at < ? "
-                f"AND (source != 'sqs' OR lease_expires_at < ?) ORDER BY created_at, seq "
+                f"(SELECT id FROM executions WHERE status IN (?, ?) "
+                f"AND coalesce(lease_expires_at, 0) < ? "
+                f"AND (source != 'sqs' OR coalesce(lease_expires_at, 0) < ?) "
+                f"ORDER BY created_at, seq "
                 f"LIMIT ?) RETURNING {_COLUMNS}",
                 (worker, now + lease_seconds, *UNFINISHED, now, now - sqs_grace, limit),
             )
