@@ -10,6 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from bridge import StageMetrics
+from storage_adapter import ObjectInfo, WriteResult
+from trigger_service.events.types import ObjectEvent
 
 
 class ExecutionStatus(StrEnum):
@@ -58,6 +60,17 @@ class ObjectRef(_Record):
     etag: str | None = None
     size: int | None = None
     version_id: str | None = None
+
+    @classmethod
+    def of(cls, stored: ObjectInfo | WriteResult | ObjectEvent) -> ObjectRef:
+        """The reference of an object read (HEAD), written, or named by an event."""
+        return cls(
+            bucket=stored.bucket,
+            key=stored.key,
+            etag=stored.etag,
+            size=stored.size,
+            version_id=stored.version_id,
+        )
 
 
 class ErrorInfo(_Record):

@@ -34,7 +34,7 @@ from trigger_service.execution.failures import error_info
 from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
 from trigger_service.execution.recovery import (
     abort_orphan_uploads,
-    abort_upload,
+    abort_recorded_upload,
     committed_output,
 )
 from trigger_service.execution.sinks import FrameCallback
@@ -304,7 +304,7 @@ class Executor:
                 return False
             live = await self.store.open_upload_ids()
             if record.upload_id is not None:
-                await abort_upload(io, workflow, record)
+                await abort_recorded_upload(io, workflow, record)
                 live.discard(record.upload_id)
                 record.upload_id = None
             await abort_orphan_uploads(

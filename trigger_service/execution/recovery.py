@@ -19,14 +19,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
 
-from botocore.exceptions import ClientError
-
-from storage_adapter import StorageError, StorageIO, strip_etag, version_or_none
+from storage_adapter import StorageError, StorageIO
+from storage_adapter.uploads import (
+    OpenUpload,
+    abort_upload,
+    abort_upload_by_id,
+    completed_output,
+    list_open_uploads,
+)
 from trigger_service.errors import TriggerServiceError
-from trigger_service.execution.engine import MARKER_METADATA_KEY
 from trigger_service.records import ExecutionRecord, ObjectRef
+from trigger_service.workflows.loops import output_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
@@ -49,27 +53,21 @@ async def committed_output(
     key = output_key_of(workflow, record)
     if key is None:
         return None
-    bucket = workflow.output.bucket
-
-    def head() -> dict[str, Any] | None:
-        try:
-            return dict(io.client.head_object(Bucket=bucket, Key=key))
-        except ClientError:
-            return None
-
-    response = await io.call(head)
-    if response is None or response.get("Metadata", {}).get(MARKER_METADATA_KEY) != record.id:
+    try:
+        found = await io.call(
+            completed_output,
+            io.client,
+            workflow.output.bucket,
+            key,
+            metadata=output_marker(record.id),
+        )
+    except StorageError as exc:
+        logger.warning("execution %s: could not look for its output: %s", record.id, exc)
         return None
-    return ObjectRef(
-        bucket=bucket,
-        key=key,
-        etag=strip_etag(response.get("ETag")),
-        size=int(response.get("ContentLength", 0)),
-        version_id=version_or_none(response.get("VersionId")),
-    )
+    return None if found is None else ObjectRef.of(found)
 
 
-async def abort_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
+async def abort_recorded_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
     """Abort ``record.upload_id`` in the workflow's output bucket; True when it was aborted.
 
     The key is rendered again from the output template; if the upload is not found under it
@@ -78,44 +76,19 @@ async def abort_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecor
     upload_id = record.upload_id
     if upload_id is None:
         return False
-    bucket = workflow.output.bucket
-    client = io.client
     key = output_key_of(workflow, record)
-
-    def find_key() -> str | None:
-        paginator = client.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=bucket):
-            for upload in page.get("Uploads", []):
-                if upload.get("UploadId") == upload_id:
-                    return upload.get("Key")
-        return None
-
-    def abort(key: str) -> bool:
-        return _abort(client, bucket, key, upload_id)
-
     try:
-        if key is not None and await io.call(abort, key):
-            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
-            return True
-        found = await io.call(find_key)
-        if found is not None and await io.call(abort, found):
-            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
-            return True
-    except (ClientError, StorageError, OSError) as exc:
+        aborted = await io.call(
+            abort_upload_by_id, io.client, workflow.output.bucket, upload_id, key=key
+        )
+    except StorageError as exc:
         logger.warning(
             "execution %s: could not abort multipart upload %s: %s", record.id, upload_id, exc
         )
-    return False
-
-
-def _abort(client: Any, bucket: str, key: str, upload_id: str) -> bool:
-    try:
-        client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404"}:
-            return False
-        raise
-    return True
+        return False
+    if aborted:
+        logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
+    return aborted
 
 
 async def abort_orphan_uploads(
@@ -126,43 +99,43 @@ async def abort_orphan_uploads(
     live_upload_ids: Collection[str],
     now: datetime,
     grace: float,
-) -> int:
+) -> list[str]:
     """Abort the open uploads of the output key that the dead attempt of ``record`` left.
 
     An upload counts as the dead attempt's when it was initiated after ``record.started_at``,
     no unfinished record names it (``live_upload_ids``) and it is older than ``grace``
-    seconds. Returns how many were aborted.
+    seconds. Returns the ids aborted.
     """
     key = output_key_of(workflow, record)
     if key is None or record.started_at is None:
-        return 0
-    bucket = workflow.output.bucket
-    client = io.client
-    # A second of slack for the storage's clock, coarser than ours.
+        return []
+    # A second of slack for the storage's clock, which may round to seconds.
     since = record.started_at - timedelta(seconds=1)
     until = now - timedelta(seconds=grace)
 
-    def sweep() -> int:
-        aborted = 0
-        paginator = client.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=bucket, Prefix=key):
-            for upload in page.get("Uploads", []):
-                initiated = upload.get("Initiated")
-                if (
-                    upload.get("Key") != key
-                    or upload["UploadId"] in live_upload_ids
-                    or not isinstance(initiated, datetime)
-                    or not since <= initiated <= until
-                ):
-                    continue
-                aborted += _abort(client, bucket, key, upload["UploadId"])
-        return aborted
+    def orphan(upload: OpenUpload) -> bool:
+        return (
+            upload.upload_id not in live_upload_ids
+            and upload.initiated is not None
+            and since <= upload.initiated <= until
+        )
+
+    def sweep() -> list[str]:
+        bucket = workflow.output.bucket
+        uploads = list_open_uploads(io.client, bucket, key=key)
+        return [
+            upload.upload_id
+            for upload in uploads
+            if orphan(upload) and abort_upload(io.client, bucket, key, upload.upload_id)
+        ]
 
     try:
         aborted = await io.call(sweep)
-    except (ClientError, StorageError, OSError) as exc:
+    except StorageError as exc:
         logger.warning("execution %s: could not list or abort uploads: %s", record.id, exc)
-        return 0
+        return []
     if aborted:
-        logger.info("execution %s: aborted %d orphaned upload(s) of %s", record.id, aborted, key)
+        logger.info(
+            "execution %s: aborted %d orphaned upload(s) of %s", record.id, len(aborted), key
+        )
     return aborted

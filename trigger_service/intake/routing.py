@@ -25,20 +25,15 @@ from storage_adapter import (
     RangedReader,
     StorageIO,
     TransientStorageError,
+    version_or_none,
 )
 from trigger_service.events.parse import IgnoredRecord, ObjectEvent
-from trigger_service.execution.engine import MARKER_METADATA_KEY
 from trigger_service.records import ObjectRef
+from trigger_service.workflows.loops import marker_reason, under_own_output
 from trigger_service.workflows.model import Workflow
-
-#: Metadata key marking objects stored by a synchronous execution's direct upload.
-UPLOAD_METADATA_KEY = "bucketstream-upload"
 
 #: Reasons of the :class:`IgnoredRecord` values routing produces.
 REASON_NO_WORKFLOW = "no_matching_workflow"
-REASON_OWN_OUTPUT = "under_output_prefix"
-REASON_EXECUTION_OUTPUT = "execution_output"
-REASON_DIRECT_UPLOAD = "direct_upload"
 REASON_OBJECT_GONE = "object_not_found"
 REASON_OBJECT_CHANGED = "object_changed"
 
@@ -48,21 +43,16 @@ def idempotency_key(
 ) -> str:
     """The key that makes one workflow run once per object version (hex SHA-256).
 
-    The version id wins when there is one (``"null"``, an unversioned bucket's, does not
-    count); otherwise the etag. One of them is required.
+    The version id wins when there is one (an unversioned bucket's ``"null"`` does not
+    count, see :func:`~storage_adapter.version_or_none`); otherwise the etag. One of them is
+    required.
     """
-    version = version_id if version_id and version_id != "null" else None
+    version = version_or_none(version_id)
     if version is None and not etag:
         raise ValueError("an idempotency key needs a version id or an etag")
     identity = f"version:{version}" if version else f"etag:{etag}"
     material = json.dumps([workflow, bucket, key, identity])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def under_own_output(workflow: Workflow, bucket: str, key: str) -> bool:
-    """Whether ``s3://bucket/key`` lies under the workflow's own output prefix."""
-    prefix = workflow.output_key.literal_prefix
-    return bool(prefix) and bucket == workflow.output.bucket and key.startswith(prefix)
 
 
 @dataclass(frozen=True)
@@ -84,14 +74,9 @@ def route_event(workflows: Iterable[Workflow], event: ObjectEvent) -> Routing:
             continue
         if not trigger.accepts_key(event.key):
             continue
-        if under_own_output(workflow, event.bucket, event.key):
-            ignored.append(
-                IgnoredRecord(
-                    REASON_OWN_OUTPUT,
-                    f"{where} is under workflow {workflow.name!r}'s output prefix "
-                    f"{workflow.output_key.literal_prefix!r}",
-                )
-            )
+        own_output = under_own_output(workflow, event.bucket, event.key)
+        if own_output is not None:
+            ignored.append(own_output)
             continue
         matched.append(workflow)
     if not matched and not ignored:
@@ -122,19 +107,7 @@ class RoutedEvent:
 
 def ignore_reason(info: ObjectInfo) -> IgnoredRecord | None:
     """Why an existing object must start nothing (an output, a direct upload), or None."""
-    where = f"s3://{info.bucket}/{info.key}"
-    if MARKER_METADATA_KEY in info.metadata:
-        return IgnoredRecord(
-            REASON_EXECUTION_OUTPUT,
-            f"{where} was written by execution {info.metadata[MARKER_METADATA_KEY]}; "
-            "outputs are never processed again",
-        )
-    if UPLOAD_METADATA_KEY in info.metadata:
-        return IgnoredRecord(
-            REASON_DIRECT_UPLOAD,
-            f"{where} is the input of synchronous execution {info.metadata[UPLOAD_METADATA_KEY]}",
-        )
-    return None
+    return marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
 
 
 class Router:
@@ -152,8 +125,9 @@ class Router:
         Raises a :class:`~storage_adapter.StorageError`; connection failures and timeouts
         become :class:`~storage_adapter.TransientStorageError`.
         """
-        version = version_id if version_id != "null" else None
-        reader = RangedReader(self.io, bucket, key, etag=etag, version_id=version)
+        reader = RangedReader(
+            self.io, bucket, key, etag=etag, version_id=version_or_none(version_id)
+        )
         try:
             return await reader.stat()
         except (BotoCoreError, OSError) as exc:
@@ -183,13 +157,8 @@ class Router:
         reason = ignore_reason(info)
         if reason is not None:
             return RoutedEvent(ignored=(*routing.ignored, reason))
-        version_id = event.version_id or info.version_id
-        ref = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=version_id if version_id != "null" else None,
+        ref = ObjectRef.of(info).model_copy(
+            update={"version_id": event.version_id or info.version_id}
         )
         starts = tuple(
             Start(
