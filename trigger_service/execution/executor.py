@@ -32,12 +32,9 @@ from trigger_service.errors import LeaseLost, Overloaded, StoreUnavailable, Unkn
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
 from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
-from trigger_service.execution.recovery import (
-    abort_orphan_uploads,
-    abort_recorded_upload,
-    committed_output,
-)
 from trigger_service.execution.sinks import FrameCallback
+from trigger_service.execution.takeover import INTERRUPTED as INTERRUPTED
+from trigger_service.execution.takeover import Takeovers
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import (
     ErrorInfo,
@@ -54,7 +51,6 @@ logger = logging.getLogger(__name__)
 #: Longest wait between two attempts of one execution, in seconds.
 MAX_BACKOFF = 300.0
 
-INTERRUPTED = "Interrupted"
 #: How long a final record is retried while the store is unreachable, in seconds.
 FINAL_SAVE_PATIENCE = 300.0
 
@@ -134,6 +130,7 @@ class Executor:
         #: (its redelivered message normally does it first).
         self.sqs_grace = sqs_grace
         self.lease_keeper = LeaseKeeper(store, self.leases, lambda: self._active, self._lost)
+        self.takeovers = Takeovers(self)
         if metrics is not None:
             metrics.track_active(lambda: self._pending, lambda: self._running)
 
@@ -183,7 +180,7 @@ class Executor:
         Returns whether it was queued again (False: it had committed its output, or used
         every attempt, and is final now); the reservation is used only when it was queued.
         """
-        if not await self._settle(record):
+        if not await self.takeovers.settle(record):
             return False
         reservation.submit(record)
         return True
@@ -205,7 +202,7 @@ class Executor:
         async with anyio.create_task_group() as group:
             self._group = group
             group.start_soon(self.lease_keeper.run)
-            group.start_soon(self._sweep)
+            group.start_soon(self.takeovers.sweep)
             task_status.started()
             async for record in self._receive:
                 await slots.acquire()
@@ -262,92 +259,10 @@ class Executor:
                 self._waiters.pop(execution_id, None)
 
     async def take_over_expired(self, *, sqs_grace: float | None = None) -> list[ExecutionRecord]:
-        """Take over executions whose lease expired, settle them, queue them again.
-
-        Runs at start (``sqs_grace=0``: everything expired) and as the periodic sweep. At most
-        as many as the queue has room for are taken at once. Returns the records queued.
-        """
-        grace = self.sqs_grace if sqs_grace is None else sqs_grace
-        room = self.free_queue_slots
-        if room <= 0:
-            return []
-        claimed = await self.store.claim_expired(
-            self.worker_id, self.leases.lease_seconds, limit=room, sqs_grace=grace
+        """Take over, settle and queue again executions whose lease expired (see takeover)."""
+        return await self.takeovers.expired(
+            sqs_grace=self.sqs_grace if sqs_grace is None else sqs_grace
         )
-        queued: list[ExecutionRecord] = []
-        for record in claimed:
-            reservation = self.reserve()
-            if await self.resume(reservation, record):
-                queued.append(record)
-            reservation.release()
-        if claimed:
-            logger.info(
-                "took over %d execution(s) whose lease expired; %d queued again",
-                len(claimed),
-                len(queued),
-            )
-        return queued
-
-    async def _settle(self, record: ExecutionRecord) -> bool:
-        """Make a taken-over record safe to run again; False when it ended instead."""
-        self._active.add(record.id)
-        try:
-            workflow = self.workflows.get(record.workflow)
-        except UnknownWorkflow as exc:
-            await self._fail_for_good(record, ErrorInfo(code=exc.code, message=exc.message))
-            return False
-        if record.status is ExecutionStatus.RUNNING:
-            io = self.engine.io
-            output = await committed_output(io, workflow, record)
-            if output is not None:
-                await self._succeeded_before_crash(record, output)
-                return False
-            live = await self.store.open_upload_ids()
-            if record.upload_id is not None:
-                await abort_recorded_upload(io, workflow, record)
-                live.discard(record.upload_id)
-                record.upload_id = None
-            await abort_orphan_uploads(
-                io,
-                workflow,
-                record,
-                live_upload_ids=live,
-                now=utc_now(),
-                grace=self.leases.lease_seconds / 2,
-            )
-            interrupted = "the worker running this execution stopped"
-            if record.attempts >= workflow.retry.attempts:
-                await self._fail_for_good(
-                    record,
-                    ErrorInfo(
-                        code=INTERRUPTED,
-                        message=f"{interrupted}, and it had used all "
-                        f"{workflow.retry.attempts} attempts",
-                        transient=True,
-                    ),
-                )
-                return False
-            record.error = ErrorInfo(
-                code=INTERRUPTED, message=f"{interrupted}; it was queued again", transient=True
-            )
-        record.status = ExecutionStatus.QUEUED
-        try:
-            await self._save(record)
-        except BaseException:
-            self._active.discard(record.id)
-            raise
-        return True
-
-    async def _sweep(self) -> None:
-        """Every lease period, take over what dead workers left (one winner per execution)."""
-        while True:
-            await anyio.sleep(self.leases.lease_seconds)
-            try:
-                await self.take_over_expired()
-            except StoreUnavailable as exc:
-                logger.warning("expired-lease sweep skipped: %s", exc.message)
-            except Exception:
-                logger.exception("expired-lease sweep failed")
 
     def _lost(self, execution_id: str) -> None:
         scope = self._scopes.get(execution_id)
