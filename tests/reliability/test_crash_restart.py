@@ -95,6 +95,9 @@ def _crash_and_restart(
         log_path=tmp_path / "serve.log",
         queue_urls=[queue.url],
         concurrency=CONCURRENCY,
+        # The restarted worker takes the killed one's executions over once their leases
+        # expire: keep that short.
+        extra=("--lease-seconds", "3"),
         env={
             "BUCKETSTREAM_CHUNK_SIZE": str(CHUNK),
             "BUCKETSTREAM_PART_SIZE": str(5 * MiB),

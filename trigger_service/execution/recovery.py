@@ -4,11 +4,13 @@ The upload id the record names is aborted. Two crash windows need more than that
 
 * after ``CreateMultipartUpload`` reached the store but before its id was saved, an upload is
   open that the record does not name. Several workers may write the same output key (a
-  template without ``{execution_id}``), so only uploads that can be attributed to the dead
-  execution are aborted (:func:`abort_orphan_uploads`): initiated after the dead attempt
-  started, not named by any unfinished record (a live execution saves its upload id right
-  after creating it), and older than a grace period (half a lease) that covers a live
-  execution between creating an upload and saving its id;
+  template without ``{execution_id}``), so :func:`abort_orphan_uploads` never aborts an
+  upload an unfinished record names (a live execution saves its upload id right after
+  creating it). When no other live execution of the same input may be between creating its
+  upload and saving the id, every other open upload of the key is the dead attempt's; when
+  one may be, only uploads the storage says were initiated after the dead attempt started
+  and before a grace period (half a lease) are (the others are left for the bucket's
+  lifecycle rule: aborting a live writer's upload would fail its execution);
 * after ``CompleteMultipartUpload`` made the output visible but before the record was saved
   as succeeded: the output key is HEADed, and when its ``bucketstream-execution`` marker is
   this execution's id the output is recorded instead of being written a second time.
@@ -17,7 +19,7 @@ The upload id the record names is aborted. Two crash windows need more than that
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 
 from storage_adapter import StorageError, StorageIO
@@ -91,46 +93,55 @@ async def abort_recorded_upload(io: StorageIO, workflow: Workflow, record: Execu
     return aborted
 
 
+#: What the store says after the uploads were listed: the upload ids unfinished records name,
+#: and whether another live execution of the input may hold an upload it has not named yet.
+LiveState = Callable[[], Awaitable[tuple[Collection[str], bool]]]
+
+
 async def abort_orphan_uploads(
     io: StorageIO,
     workflow: Workflow,
     record: ExecutionRecord,
     *,
-    live_upload_ids: Collection[str],
+    live_state: LiveState,
     now: datetime,
     grace: float,
 ) -> list[str]:
     """Abort the open uploads of the output key that the dead attempt of ``record`` left.
 
-    An upload counts as the dead attempt's when it was initiated after ``record.started_at``,
-    no unfinished record names it (``live_upload_ids``) and it is older than ``grace``
-    seconds. Returns the ids aborted.
+    The uploads are listed first and ``live_state`` asked afterwards, so an upload a live
+    execution creates meanwhile is either not listed or already visible to the store. Named
+    uploads are never aborted. When another writer may be pending, an upload is aborted only
+    if initiated after ``record.started_at`` and more than ``grace`` seconds ago. Returns the
+    ids aborted.
     """
     key = output_key_of(workflow, record)
-    if key is None or record.started_at is None:
+    if key is None:
         return []
-    # A second of slack for the storage's clock, which may round to seconds.
-    since = record.started_at - timedelta(seconds=1)
-    until = now - timedelta(seconds=grace)
-
-    def orphan(upload: OpenUpload) -> bool:
-        return (
-            upload.upload_id not in live_upload_ids
-            and upload.initiated is not None
-            and since <= upload.initiated <= until
-        )
-
-    def sweep() -> list[str]:
-        bucket = workflow.output.bucket
-        uploads = list_open_uploads(io.client, bucket, key=key)
-        return [
-            upload.upload_id
-            for upload in uploads
-            if orphan(upload) and abort_upload(io.client, bucket, key, upload.upload_id)
-        ]
-
+    bucket = workflow.output.bucket
     try:
-        aborted = await io.call(sweep)
+        uploads = await io.call(list_open_uploads, io.client, bucket, key=key)
+        if not uploads:
+            return []
+        live_ids, writer_pending = await live_state()
+        started = record.started_at or now
+        # A second of slack for the storage's clock, which may round to seconds.
+        since = started - timedelta(seconds=1)
+        until = now - timedelta(seconds=grace)
+
+        def orphan(upload: OpenUpload) -> bool:
+            if upload.upload_id in live_ids:
+                return False
+            if not writer_pending:
+                return True
+            return upload.initiated is not None and since <= upload.initiated <= until
+
+        def abort_all(orphans: list[OpenUpload]) -> list[str]:
+            return [
+                u.upload_id for u in orphans if abort_upload(io.client, bucket, key, u.upload_id)
+            ]
+
+        aborted = await io.call(abort_all, [u for u in uploads if orphan(u)])
     except StorageError as exc:
         logger.warning("execution %s: could not list or abort uploads: %s", record.id, exc)
         return []

@@ -82,16 +82,14 @@ class Takeovers:
             if output is not None:
                 await self.executor._succeeded_before_crash(record, output)
                 return False
-            live = await self.executor.store.open_upload_ids()
             if record.upload_id is not None:
                 await abort_recorded_upload(io, workflow, record)
-                live.discard(record.upload_id)
                 record.upload_id = None
             await abort_orphan_uploads(
                 io,
                 workflow,
                 record,
-                live_upload_ids=live,
+                live_state=lambda: self._live_state(record),
                 now=utc_now(),
                 grace=self.executor.leases.lease_seconds / 2,
             )
@@ -128,3 +126,19 @@ class Takeovers:
                 logger.warning("expired-lease sweep skipped: %s", exc.message)
             except Exception:
                 logger.exception("expired-lease sweep failed")
+
+    async def _live_state(self, record: ExecutionRecord) -> tuple[set[str], bool]:
+        """Upload ids unfinished records name; whether another writer may be pending."""
+        store = self.executor.store
+        live = await store.open_upload_ids()
+        live.discard(record.upload_id or "")
+        others = await store.unfinished_for_input(
+            record.workflow, record.input.bucket, record.input.key
+        )
+        pending = any(
+            other.id != record.id
+            and other.status is ExecutionStatus.RUNNING
+            and other.upload_id is None
+            for other in others
+        )
+        return live, pending

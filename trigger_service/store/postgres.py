@@ -282,6 +282,18 @@ class PostgresExecutionStore:
         )
         return {row[0] for row in rows}
 
+    async def unfinished_for_input(
+        self, workflow: str, bucket: str, key: str
+    ) -> list[ExecutionRecord]:
+        """Queued or running records of ``workflow`` on ``s3://bucket/key``."""
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS} FROM executions WHERE workflow = %(workflow)s "
+            "AND status = ANY(%(unfinished)s) AND record->'input'->>'bucket' = %(bucket)s "
+            "AND record->'input'->>'key' = %(key)s",
+            {"workflow": workflow, "unfinished": list(UNFINISHED), "bucket": bucket, "key": key},
+        )
+        return [_load(row) for row in rows]
+
     async def get(self, execution_id: str) -> ExecutionRecord:
         """The record of ``execution_id``; raises ExecutionNotFound."""
         rows = await self._fetch(

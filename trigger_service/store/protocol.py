@@ -109,6 +109,12 @@ class ExecutionStore(Protocol):
         """The multipart upload ids unfinished records hold (uploads a live worker may own)."""
         ...
 
+    async def unfinished_for_input(
+        self, workflow: str, bucket: str, key: str
+    ) -> list[ExecutionRecord]:
+        """Queued or running records of ``workflow`` on ``s3://bucket/key`` (any version)."""
+        ...
+
     async def get(self, execution_id: str) -> ExecutionRecord:
         """The record of ``execution_id``; raises :class:`ExecutionNotFound`."""
         ...

@@ -270,6 +270,21 @@ class SQLiteExecutionStore:
         )
         return {row[0] for row in rows.fetchall()}
 
+    async def unfinished_for_input(
+        self, workflow: str, bucket: str, key: str
+    ) -> list[ExecutionRecord]:
+        """Queued or running records of ``workflow`` on ``s3://bucket/key``."""
+        return await self._run(self._unfinished_for_input, workflow, bucket, key)
+
+    def _unfinished_for_input(self, workflow: str, bucket: str, key: str) -> list[ExecutionRecord]:
+        rows = self._db().execute(
+            f"SELECT {_COLUMNS} FROM executions WHERE workflow = ? AND status IN (?, ?) "
+            "AND json_extract(record, '$.input.bucket') = ? "
+            "AND json_extract(record, '$.input.key') = ?",
+            (workflow, *UNFINISHED, bucket, key),
+        )
+        return [_load(row) for row in rows.fetchall()]
+
     async def get(self, execution_id: str) -> ExecutionRecord:
         """The record of ``execution_id``; raises ExecutionNotFound."""
         return await self._run(self._get, execution_id)
