@@ -86,5 +86,3 @@ GZIP = StepDefinition(
     name="gzip", function=gzip, params_model=GzipParams, description="gzip-compress the stream"
 )
 GUNZIP = StepDefinition(name="gunzip", function=gunzip, description="decompress a gzip stream")
-
-BYTE_STEPS = (PASSTHROUGH, GZIP, GUNZIP)
