@@ -15,9 +15,10 @@ its ends.
 
 Patterns are compiled once, when the workflow is loaded (a bad pattern fails the load naming
 the field), with the ``regex`` engine in its ``re``-compatible mode. Against catastrophic
-backtracking (``(a+)+$`` on a long line) every search has a time limit, ``pattern_timeout``
-(0.1 s by default): a pattern over it fails the execution with ``PatternTimeout`` naming the
-line, rather than holding a CPU for minutes or silently dropping lines. A line is held whole
+backtracking (``^(a|aa)+$`` on a long line of ``a``) every search has a time limit,
+``pattern_timeout`` (0.1 s by default): a pattern over it fails the execution with
+``PatternTimeout`` naming the line, rather than holding a CPU for minutes or silently
+dropping lines. A line is held whole
 while it is matched, so lines longer than ``max_line_bytes`` fail with ``LineTooLong``.
 
 Counters in the step's record: ``lines_in``, ``lines_out`` and, in JSON-lines mode,
@@ -165,8 +166,9 @@ class LineFilter:
             return pattern.search(text, timeout=self.params.pattern_timeout) is not None
         except TimeoutError:
             raise PatternTimeout(
-                f"pattern {pattern.pattern!r} ran longer than {self.params.pattern_timeout} s on "
-                f"line {self.lines_in}; rewrite it without nested repetition such as (a+)+"
+                f"pattern {pattern.pattern!r} ran longer than {self.params.pattern_timeout} s "
+                f"on line {self.lines_in}; rewrite it without nested or overlapping repetition "
+                "such as (a|aa)+"
             ) from None
 
     def _json_selected(self, content: bytes) -> bool:

@@ -1,28 +1,34 @@
-"""``zstd`` and ``unzstd``: Zstandard compression with the ``zstandard`` package, streamed.
+"""``zstd`` and ``unzstd``: Zstandard compression, streamed chunk by chunk.
 
-``zstd {level, threads}`` compresses slice by slice like ``gzip`` (``threads`` > 0 lets zstd
-compress on that many threads of its own; ``-1`` means one per core). ``unzstd`` decompresses
-any number of concatenated frames (what ``zstd`` writes for each call, and ``cat a.zst b.zst``),
-skippable frames included. Decompression runs in one worker thread that pulls compressed chunks
-from the stage input and pushes output frames of at most :data:`UNZSTD_MAX_FRAME` bytes: a
-small compressed chunk can expand to gigabytes (zstd's ratio reaches ~32 000:1), and this keeps
-such an object streamed in bounded frames. The thread gives its CPU token back while it waits
-for input or for the next stage.
+The codec is Python 3.14's ``compression.zstd`` (``backports.zstd`` before 3.14): its
+decompressor takes a ``max_length`` and reports ``eof``, like zlib's, so ``unzstd`` emits
+frames of at most :data:`UNZSTD_MAX_FRAME` bytes whatever the ratio (zstd reaches ~32 000:1:
+a small chunk could otherwise expand to gigabytes at once) and knows whether the input ended
+inside a frame. (The ``zstandard`` package has neither: its ``decompressobj`` returns all the
+output of a chunk at once, and its ``stream_reader`` ends quietly on truncated input.)
+
+``zstd {level, threads}`` compresses slice by slice like ``gzip``; ``threads`` > 0 lets zstd
+compress on that many threads of its own (0: in the calling worker thread). ``unzstd``
+decompresses any number of concatenated frames (``cat a.zst b.zst``), skippable frames
+included. Both run the codec in worker threads under the CPU limiter.
 """
 
 from __future__ import annotations
 
-from typing import IO, cast
+import sys
 
-import anyio
-import anyio.from_thread
-import anyio.to_thread
-import zstandard
 from pydantic import BaseModel, ConfigDict, Field
 
 from steps.api import StepContext, StepDefinition
-from steps.cpu import CpuGate, run_cpu
+from steps.cpu import run_cpu
 from steps.errors import InvalidCompressedData
+
+if sys.version_info >= (3, 14):
+    from compression import zstd as codec
+else:
+    from backports import zstd as codec
+
+__all__ = ["UNZSTD", "UNZSTD_MAX_FRAME", "ZSTD", "ZstdParams", "codec"]
 
 #: Largest output frame of ``unzstd``.
 UNZSTD_MAX_FRAME = 1024 * 1024
@@ -35,17 +41,18 @@ class ZstdParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     level: int = Field(default=3, ge=1, le=22, description="compression level 1-22")
-    threads: int = Field(
-        default=0, ge=-1, le=64, description="compression threads; 0 none, -1 one per core"
-    )
+    threads: int = Field(default=0, ge=0, le=64, description="zstd's own compression threads")
 
 
 async def zstd(ctx: StepContext) -> None:
-    """Compress the stream into one Zstandard frame."""
+    """Compress the stream into one Zstandard frame (with a content checksum)."""
     params: ZstdParams = ctx.params
-    compressor = zstandard.ZstdCompressor(
-        level=params.level, threads=params.threads, write_checksum=True
-    ).compressobj()
+    options: dict[int, int] = {
+        codec.CompressionParameter.compression_level: params.level,
+        codec.CompressionParameter.checksum_flag: 1,
+        codec.CompressionParameter.nb_workers: params.threads,
+    }
+    compressor = codec.ZstdCompressor(options=options)
     async for chunk in ctx.input:
         with memoryview(chunk) as view:
             for start in range(0, view.nbytes, ZSTD_SLICE):
@@ -55,65 +62,38 @@ async def zstd(ctx: StepContext) -> None:
     await ctx.write(await run_cpu(compressor.flush))
 
 
-class _ChannelSource:
-    """A blocking ``read()`` over the stage input, for the decompressor in a worker thread."""
-
-    def __init__(self, ctx: StepContext, gate: CpuGate) -> None:
-        self._ctx = ctx
-        self._gate = gate
-        self._pending = memoryview(b"")
-        self.received = 0
-
-    async def _next(self) -> bytes | None:
-        try:
-            frame = await anext(self._ctx.input)
-        except StopAsyncIteration:
-            return None
-        return bytes(frame)
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._pending:
-            with self._gate.waiting():
-                chunk = anyio.from_thread.run(self._next)
-            if chunk is None:
-                return b""
-            self.received += len(chunk)
-            self._pending = memoryview(chunk)
-        if size < 0:
-            size = len(self._pending)
-        piece, self._pending = self._pending[:size], self._pending[size:]
-        return bytes(piece)
-
-
-def _decompress_all(ctx: StepContext, gate: CpuGate, source: _ChannelSource) -> None:
-    reader = zstandard.ZstdDecompressor().stream_reader(
-        cast(IO[bytes], source), read_size=256 * 1024, read_across_frames=True, closefd=False
-    )
-    while True:
-        try:
-            out = reader.read(UNZSTD_MAX_FRAME)
-        except zstandard.ZstdError as exc:
-            raise InvalidCompressedData(f"input is not valid zstd data: {exc}") from None
-        if not out:
-            return
-        with gate.waiting():
-            anyio.from_thread.run(ctx.write, out)
+def _decompress(decompressor: codec.ZstdDecompressor, data: bytes) -> bytes:
+    try:
+        return decompressor.decompress(data, UNZSTD_MAX_FRAME)
+    except codec.ZstdError as exc:
+        raise InvalidCompressedData(f"input is not valid zstd data: {exc}") from None
 
 
 async def unzstd(ctx: StepContext) -> None:
     """Decompress a Zstandard stream (several frames allowed), in bounded output frames."""
-    gate = CpuGate()
-    source = _ChannelSource(ctx, gate)
-    async with gate:
-        await anyio.to_thread.run_sync(_decompress_all, ctx, gate, source)
-    if source.received == 0:
+    decompressor = codec.ZstdDecompressor()
+    inside_frame = False
+    seen_input = False
+    async for chunk in ctx.input:
+        data = bytes(chunk)
+        seen_input = seen_input or bool(data)
+        while data or (inside_frame and not decompressor.needs_input):
+            inside_frame = True
+            out = await run_cpu(_decompress, decompressor, data)
+            if out:
+                await ctx.write(out)
+            data = b""
+            if decompressor.eof:
+                inside_frame = False
+                data = decompressor.unused_data
+                decompressor = codec.ZstdDecompressor()
+    if not seen_input:
         raise InvalidCompressedData("input is empty: a zstd stream has at least a frame header")
+    if inside_frame:
+        raise InvalidCompressedData("zstd stream is truncated: it ends inside a frame")
 
 
 ZSTD = StepDefinition(
-    name="zstd",
-    function=zstd,
-    params_model=ZstdParams,
-    description="Zstandard-compress the stream",
+    name="zstd", function=zstd, params_model=ZstdParams, description="Zstandard-compress the stream"
 )
 UNZSTD = StepDefinition(name="unzstd", function=unzstd, description="decompress a Zstandard stream")
