@@ -13,7 +13,8 @@ from steps import StepConfigError, StepDefinition, configure_step
 from steps.bytes import GUNZIP, UNZSTD, ZSTD
 from steps.bytes.zstd import UNZSTD_MAX_FRAME, codec
 from steps.errors import InvalidCompressedData
-from tests.unit.byte_steps_support import MemorySink, cut_positions, cuts, run_byte_step
+from tests.support.byte_steps import cut_positions, cuts, run_byte_step
+from tests.support.fakes import MemorySink
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +31,7 @@ async def fails(definition: StepDefinition, chunks: list[bytes], needle: str) ->
         await run_byte_step(definition, chunks, sink=sink)
     assert isinstance(caught.value.error, InvalidCompressedData), caught.value.error
     assert needle in str(caught.value.error)
-    assert sink.aborted and not sink.committed
+    assert sink.aborted == 1 and not sink.committed
 
 
 @pytest.mark.parametrize("params", [{}, {"level": 19}, {"level": 1, "threads": 2}])

@@ -22,7 +22,8 @@ from steps.errors import (
     KeyUnavailable,
     WrongKey,
 )
-from tests.unit.byte_steps_support import MemorySink, cut_positions, cuts, run_byte_step
+from tests.support.byte_steps import cut_positions, cuts, run_byte_step
+from tests.support.fakes import MemorySink
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +56,7 @@ async def fails_with(data: bytes, error: type[Exception], key_env: str = "TEST_K
     with pytest.raises(StageFailed) as caught:
         await run_byte_step(DECRYPT, [data], {"key_env": key_env}, sink=sink)
     assert type(caught.value.error) is error, caught.value.error
-    assert sink.aborted and not sink.committed
+    assert sink.aborted == 1 and not sink.committed
     return str(caught.value.error)
 
 
@@ -139,7 +140,7 @@ async def test_every_flipped_byte_is_detected() -> None:
         assert isinstance(caught.value.error, InvalidEncryptedData | WrongKey | DecryptionFailed), (
             position
         )
-        assert sink.aborted and not sink.committed
+        assert sink.aborted == 1 and not sink.committed
 
 
 @pytest.mark.parametrize("cut", ["boundary", "inside", "tag"])

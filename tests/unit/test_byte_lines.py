@@ -11,7 +11,8 @@ from bridge import StageFailed
 from steps import StepConfigError, configure_step
 from steps.bytes import LINES
 from steps.errors import InvalidLogLine, LineTooLong, PatternTimeout
-from tests.unit.byte_steps_support import MemorySink, cut_positions, cuts, run_byte_step
+from tests.support.byte_steps import cut_positions, cuts, run_byte_step
+from tests.support.fakes import MemorySink
 
 pytestmark = pytest.mark.anyio
 
@@ -104,7 +105,7 @@ async def test_json_dotted_path_numbers_as_text_and_on_invalid() -> None:
         )
     assert isinstance(caught.value.error, InvalidLogLine)
     assert "line 3 is not JSON" in str(caught.value.error)
-    assert sink.aborted and not sink.committed
+    assert sink.aborted == 1 and not sink.committed
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ async def test_catastrophic_pattern_times_out_with_a_typed_error() -> None:
         )
     assert isinstance(caught.value.error, PatternTimeout)
     assert "line 2" in str(caught.value.error)
-    assert sink.aborted and not sink.committed
+    assert sink.aborted == 1 and not sink.committed
 
 
 async def test_a_line_over_the_limit_fails() -> None:
@@ -149,4 +150,4 @@ async def test_a_line_over_the_limit_fails() -> None:
         )
     assert isinstance(caught.value.error, LineTooLong)
     assert "line 2" in str(caught.value.error)
-    assert sink.aborted
+    assert sink.aborted == 1

@@ -5,35 +5,15 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bridge import StageContext, StageMetrics, run_pipeline
 from bridge.pipeline import Stage
 from steps import StepDefinition, configure_step, prepare_step, to_stage
+from tests.support.fakes import MemorySink
 
 LOG = logging.LoggerAdapter(logging.getLogger("test"), {})
-
-
-@dataclass
-class MemorySink:
-    """Collects frames; records whether the runner committed or aborted."""
-
-    name: str = "write"
-    frames: list[bytes] = field(default_factory=list)
-    committed: bool = False
-    aborted: bool = False
-
-    async def consume(self, ctx: StageContext) -> None:
-        async for frame in ctx.input:
-            self.frames.append(bytes(frame))
-
-    async def commit(self) -> bytes:
-        self.committed = True
-        return b"".join(self.frames)
-
-    async def abort(self) -> None:
-        self.aborted = True
 
 
 @dataclass
@@ -59,7 +39,7 @@ async def run_byte_step(
         for chunk in chunks:
             await ctx.write(chunk)
 
-    sink = sink or MemorySink()
+    sink = sink or MemorySink(name="write")
     metrics = [StageMetrics("read"), StageMetrics(step.label), StageMetrics(sink.name)]
     result = await run_pipeline([Stage("read", source), to_stage(step, LOG)], sink, metrics=metrics)
     return StepRun(result.output, sink.frames, metrics[1])
