@@ -166,7 +166,7 @@ def test_zstd_then_unzstd(s3: S3Client, bucket: str, moto_endpoint: str) -> None
 
 
 def test_corrupt_zstd_fails_cleanly(s3: S3Client, bucket: str, moto_endpoint: str) -> None:
-    checksum = {codec.CompressionParameter.checksum_flag: 1}
+    checksum: dict[int, int] = {codec.CompressionParameter.checksum_flag: 1}
     compressed = bytearray(codec.compress(os.urandom(6 * MiB), options=checksum))
     compressed[-5000] ^= 0xFF
     s3.put_object(Bucket=bucket, Key="in/bad.zst", Body=bytes(compressed))
