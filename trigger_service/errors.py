@@ -15,6 +15,7 @@
     ├── RequestTooLarge         RequestTooLarge      413     no
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
+    ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
     └── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
@@ -141,6 +142,14 @@ class ClientDisconnected(TriggerServiceError):
 
     code = "ClientDisconnected"
     status = 499
+
+
+class ExecutionTimeout(TriggerServiceError):
+    """An execution ran past its time limit (``timeout_seconds``, or a function's invocation)."""
+
+    code = "Timeout"
+    status = 504
+    transient = True
 
 
 class ServiceUnavailable(TriggerServiceError):
