@@ -2,7 +2,8 @@
 
 Set the function's handler to ``trigger_service.handler`` (both platforms call
 ``handler(event, context)``) and ``BUCKETSTREAM_WORKFLOWS`` to the workflow file packaged with
-the function. Each invocation:
+the function (a relative path is looked up in the working directory, then beside the
+packages: the root of the function's zip). Each invocation:
 
 1. parses ``event`` with :func:`~trigger_service.events.parse_notification` (an S3 event, the
    FunctionGraph OBS trigger's, CloudEvents, SNS/SMN envelopes; an SQS-triggered Lambda's
@@ -51,6 +52,8 @@ from trigger_service.workflows.resources import StorageResourceLoader
 
 #: Environment variable naming the workflow file.
 WORKFLOWS_VARIABLE = "BUCKETSTREAM_WORKFLOWS"
+#: Where the packages sit in a function's zip: a relative workflow path is looked up here too.
+CODE_ROOT = Path(__file__).resolve().parent.parent
 #: Seconds of the invocation kept back to abort an upload and return the records.
 ABORT_MARGIN_SECONDS = 3.0
 
@@ -175,6 +178,8 @@ def _runtime(env: Mapping[str, str]) -> tuple[Path, FunctionRuntime | None]:
             f"{WORKFLOWS_VARIABLE} is not set: name the workflow file packaged with the function"
         )
     path = Path(name)
+    if not path.is_absolute() and not path.exists():
+        path = CODE_ROOT / path
     try:
         stamp = path.stat().st_mtime
     except OSError as exc:
