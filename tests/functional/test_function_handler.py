@@ -277,3 +277,20 @@ def test_bad_events_and_settings(function_env: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("BUCKETSTREAM_WORKFLOWS", str(function_env.parent / "absent.yaml"))
     with pytest.raises(WorkflowConfigError, match="cannot read workflow file"):
         trigger_service.handler({"Records": []}, LambdaContext(60))
+
+
+def test_a_relative_workflow_path_is_found_at_the_zip_root(
+    s3: S3Client,
+    bucket: str,
+    function_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setattr(handler_module, "CODE_ROOT", function_env.parent)
+    monkeypatch.setenv("BUCKETSTREAM_WORKFLOWS", function_env.name)
+    monkeypatch.chdir(tmp_path.parent)  # the working directory does not hold the file
+    size, etag = put(s3, bucket, "logs/rel.log", b"ERROR rel\n")
+    answer = trigger_service.handler(
+        s3_event(bucket, "logs/rel.log", size, etag), LambdaContext(60)
+    )
+    assert [r["status"] for r in answer["executions"]] == ["succeeded", "succeeded"]
