@@ -117,9 +117,9 @@ async def decrypt(ctx: StepContext) -> None:
         raise InvalidEncryptedData("encrypted object is truncated inside its header")
     rest = splitter.rest()
     if not rest:
+        where = f"after chunk {index - 1}" if index else "right after its header"
         raise DecryptionFailed(
-            f"encrypted object is truncated: it ends after chunk {index - 1} without its "
-            "final chunk"
+            f"encrypted object is truncated: it ends {where}, without its final chunk"
         )
     await ctx.write(await run_cpu(_open, cipher, header, index, rest, True))
 

@@ -156,6 +156,11 @@ async def test_truncation_is_detected(cut: str) -> None:
     assert "truncated" in message or "authentication" in message
 
 
+async def test_header_alone_is_truncated() -> None:
+    sealed = await encrypt(b"")
+    assert "right after its header" in await fails_with(sealed[:38], DecryptionFailed)
+
+
 async def test_appended_bytes_are_detected() -> None:
     sealed = await encrypt(os.urandom(CHUNK + 100))
     await fails_with(sealed + b"x", DecryptionFailed)
