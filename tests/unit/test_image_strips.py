@@ -316,3 +316,15 @@ async def _run_configured(data: bytes, configured: list[steps.ConfiguredStep]) -
     ]
     result = await run_pipeline(stages, MemorySink())
     return result.output
+
+
+def test_decode_cuts_bands_for_a_step_that_does_not_shrink() -> None:
+    image = sample("RGB", (1200, 901))
+    data = encode(image, "PNG")
+    sink = MemorySink()
+    step_list: list[tuple[str, dict[str, Any]]] = [("watermark", {"text": "© Example"})]
+    result = anyio.run(run, ChunkSource(data), step_list, sink)
+    by_name = {m.name: m for m in result.stages}
+    assert by_name["decode"].frames_out == 4  # 288-row bands of a 1200 × 901 RGB picture
+    whole = watermark_picture(decode_bytes(data), prepared({"text": "© Example"}))
+    assert ImageChops.difference(open_bytes(result.output), whole.image).getbbox() is None
