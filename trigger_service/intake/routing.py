@@ -60,9 +60,13 @@ def idempotency_key(
 
 
 def under_own_output(workflow: Workflow, bucket: str, key: str) -> bool:
-    """Whether ``s3://bucket/key`` lies under the workflow's own output prefix."""
-    prefix = workflow.output_key.literal_prefix
-    return bool(prefix) and bucket == workflow.output.bucket and key.startswith(prefix)
+    """Whether ``s3://bucket/key`` lies under the output prefix of one of the workflow's branches."""
+    return any(
+        bool(prefix := branch.output_key.literal_prefix)
+        and bucket == branch.output.bucket
+        and key.startswith(prefix)
+        for branch in workflow.branches
+    )
 
 
 @dataclass(frozen=True)
