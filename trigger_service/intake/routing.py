@@ -60,7 +60,7 @@ def idempotency_key(
 
 
 def under_own_output(workflow: Workflow, bucket: str, key: str) -> bool:
-    """Whether ``s3://bucket/key`` lies under the output prefix of one of the workflow's branches."""
+    """Whether ``s3://bucket/key`` lies under an output prefix of one of the workflow's outputs."""
     return any(
         bool(prefix := branch.output_key.literal_prefix)
         and bucket == branch.output.bucket
