@@ -19,6 +19,7 @@ from bridge.pipeline import (
     StageContext,
     StageFunction,
     StageInput,
+    root_cause,
     run_pipeline,
 )
 from bridge.tee import Branch, FanOut
@@ -44,5 +45,6 @@ __all__ = [
     "StageMetrics",
     "StageStatus",
     "frame_size",
+    "root_cause",
     "run_pipeline",
 ]

@@ -13,8 +13,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from steps import StepContext
-from storage_adapter import StorageIO, StorageSettings, TransferSettings
-from tests.faults import Fault, Request, fault_proxy
+from storage_adapter import TransferSettings
+from tests.support.engine import storage_io
+from tests.support.faults import Fault, Request, fault_proxy
+from tests.support.storage import keys_under, open_uploads
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.workflows.model import Workflow, parse_workflows
@@ -39,15 +41,9 @@ async def fail_after_8_mib(ctx: StepContext) -> None:
 
 
 def _engine(endpoint: str, *, max_attempts: int = 5) -> ExecutionEngine:
-    io_ = StorageIO.from_settings(
-        StorageSettings(
-            endpoint_url=endpoint,
-            region="us-east-1",
-            addressing_style="path",
-            max_attempts=max_attempts,
-        )
+    return ExecutionEngine(
+        storage_io(endpoint, max_attempts=max_attempts), TRANSFER, progress_interval=5
     )
-    return ExecutionEngine(io_, TRANSFER, progress_interval=5)
 
 
 def _workflow(spec: dict[str, Any]) -> Workflow:
@@ -66,15 +62,6 @@ def _new_bucket(s3: S3Client, *, versioned: bool = False) -> str:
     if versioned:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
-
-
-def _keys(s3: S3Client, bucket: str, prefix: str = "") -> list[str]:
-    listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return sorted(item["Key"] for item in listing.get("Contents", []))
-
-
-def _open_uploads(s3: S3Client, bucket: str) -> list[str]:
-    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
 
 
 def _photo_24mp() -> bytes:
@@ -171,7 +158,7 @@ async def test_three_renditions_from_one_read_and_one_decode(
     assert steps["tee"].bytes_in == steps["decode"].bytes_out
     public_json = record.public()
     assert public_json["output"] is None and len(public_json["outputs"]) == 3
-    assert _open_uploads(s3, bucket) == [] and _open_uploads(s3, public) == []
+    assert open_uploads(s3, bucket) == [] and open_uploads(s3, public) == []
 
 
 def _byte_workflow(bucket: str, archive: str, *, failing: bool = False) -> Workflow:
@@ -228,8 +215,8 @@ async def test_a_failing_branch_leaves_no_output_of_any_branch_and_no_open_uploa
     assert record.error.step == "copy.tests.functional.test_fan_out:fail_after_8_mib"
     assert "gives up half-way" in record.error.message
     assert record.outputs is None and record.upload_ids == {}
-    assert _keys(s3, bucket, "out/") == [] and _keys(s3, archive) == []
-    assert _open_uploads(s3, bucket) == [] and _open_uploads(s3, archive) == []
+    assert keys_under(s3, bucket, "out/") == [] and keys_under(s3, archive, "") == []
+    assert open_uploads(s3, bucket) == [] and open_uploads(s3, archive) == []
 
 
 async def test_a_failed_complete_deletes_the_outputs_already_committed(
@@ -258,5 +245,5 @@ async def test_a_failed_complete_deletes_the_outputs_already_committed(
     assert current == b"the previous output"
     versions = s3.list_object_versions(Bucket=bucket, Prefix="out/").get("Versions", [])
     assert len(versions) == 1  # the committed gzip output was deleted by its version id
-    assert _keys(s3, archive) == []
-    assert _open_uploads(s3, bucket) == [] and _open_uploads(s3, archive) == []
+    assert keys_under(s3, archive, "") == []
+    assert open_uploads(s3, bucket) == [] and open_uploads(s3, archive) == []

@@ -42,12 +42,10 @@ from trigger_service.records import (
 )
 from trigger_service.workflows.branches import SINGLE_OUTPUT
 from trigger_service.workflows.branches import Branch as OutputBranch
+from trigger_service.workflows.loops import REASON_EXECUTION_OUTPUT, marker_reason, output_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
-
-#: User-metadata key marking objects written by an execution (``x-amz-meta-…`` on the wire).
-MARKER_METADATA_KEY = "bucketstream-execution"
 
 ProgressCallback = Callable[[ExecutionRecord], Awaitable[None]]
 
@@ -117,7 +115,7 @@ class ExecutionEngine:
             if store_output and workflow.fan_out:
                 record.outputs = [_output_ref(name, written) for name, written in result.items()]
             elif store_output:
-                record.output = _object_ref(result[SINGLE])
+                record.output = ObjectRef.of(result[SINGLE])
         record.upload_id = None
         record.upload_ids = {}
         record.finished_at = utc_now()
@@ -148,18 +146,10 @@ class ExecutionEngine:
             read_ahead=transfer.read_ahead,
         )
         info = await reader.stat()
-        record.input = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=info.version_id,
-        )
-        if MARKER_METADATA_KEY in info.metadata:
-            raise LoopPrevented(
-                f"s3://{info.bucket}/{info.key} was written by execution "
-                f"{info.metadata[MARKER_METADATA_KEY]}; outputs are never processed again"
-            )
+        record.input = ObjectRef.of(info)
+        loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
+        if loop is not None and loop.reason == REASON_EXECUTION_OUTPUT:
+            raise LoopPrevented(loop.detail)
         stages = [Stage("read", reader.run)]
         stages += [to_stage(step, log) for step in workflow.planned_steps()]
         if workflow.fan_out:
@@ -255,7 +245,7 @@ class ExecutionEngine:
             part_size=self.transfer.part_size,
             parts_in_flight=self.transfer.parts_in_flight,
             content_type=output.content_type,
-            metadata={MARKER_METADATA_KEY: record.id},
+            metadata=output_marker(record.id),
             on_upload_changed=remember_upload,
         )
         return writer if tee is None else TeeSink(writer, tee)
@@ -304,15 +294,5 @@ class _SingleOutput:
         await self.sink.abort()
 
 
-def _object_ref(written: WriteResult) -> ObjectRef:
-    return ObjectRef(
-        bucket=written.bucket,
-        key=written.key,
-        etag=written.etag,
-        size=written.size,
-        version_id=written.version_id,
-    )
-
-
 def _output_ref(name: str, written: WriteResult) -> OutputRef:
-    return OutputRef(name=name, **_object_ref(written).model_dump())
+    return OutputRef(name=name, **ObjectRef.of(written).model_dump())

@@ -17,7 +17,7 @@ from trigger_service.errors import TriggerServiceError, WorkflowConfigError
 from trigger_service.workflows.keys import FORMAT_EXTENSIONS, KeyTemplate
 
 if TYPE_CHECKING:
-    from trigger_service.workflows.model import OutputConfig, TriggerConfig
+    from trigger_service.workflows.model import OutputConfig
 
 
 #: Name of the one branch of a single-output workflow (``output:``).
@@ -56,22 +56,6 @@ class Branch:
             output_name=self.name,
         )
 
-    def could_trigger(self, trigger: TriggerConfig) -> bool:
-        """True if an output key of this branch could match ``trigger``."""
-        if self.output.bucket != trigger.bucket:
-            return False
-        out_prefix, in_prefix = self.output_key.literal_prefix, trigger.prefix
-        if not (out_prefix.startswith(in_prefix) or in_prefix.startswith(out_prefix)):
-            return False
-        ending = self._output_ending()
-        if not trigger.suffix or ending is None:
-            return True
-        ending = ending.lower()
-        return any(
-            ending.endswith(suffix.lower()) or suffix.lower().endswith(ending)
-            for suffix in trigger.suffix
-        )
-
     def resolved_template(self) -> str:
         """The key template with ``{ext}`` and ``{output}`` filled in where they are fixed."""
         template = self.output_key.template.replace("{output}", self.name)
@@ -79,11 +63,6 @@ class Branch:
         if fmt:
             template = template.replace("{ext}", FORMAT_EXTENSIONS.get(fmt, fmt))
         return template
-
-    def _output_ending(self) -> str | None:
-        """The literal end every output key shares (e.g. ``.jpg``), or None if it varies."""
-        tail = self.resolved_template().rpartition("}")[2]
-        return tail or None
 
 
 #: Input keys on which branch key templates are tried against each other for collisions.

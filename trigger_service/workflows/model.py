@@ -46,6 +46,7 @@ from steps import (
 from trigger_service.errors import UnknownWorkflow, WorkflowConfigError
 from trigger_service.workflows.branches import SINGLE_OUTPUT, Branch, check_distinct
 from trigger_service.workflows.keys import KeyTemplate
+from trigger_service.workflows.loops import branch_could_trigger
 
 MAX_WORKFLOW_FILE_BYTES = 1024 * 1024
 
@@ -194,10 +195,6 @@ class Workflow:
             self.steps, [b.steps for b in self.branches], image_options=self.image_options
         )
 
-    def output_could_trigger_itself(self) -> bool:
-        """True if an output key of any branch could match this workflow's own trigger."""
-        return any(branch.could_trigger(self.trigger) for branch in self.branches)
-
 
 @dataclass(frozen=True)
 class Workflows:
@@ -311,7 +308,7 @@ def _build(name: str, spec: WorkflowModel, registry: StepRegistry, source: str) 
     except StepConfigError as exc:
         raise WorkflowConfigError(f"{where}.image: {exc.message}") from None
     for index, branch in enumerate(workflow.branches):
-        if branch.could_trigger(workflow.trigger):
+        if branch_could_trigger(workflow.trigger, branch):
             field = f"outputs[{index}].key" if workflow.fan_out else "output"
             raise WorkflowConfigError(
                 f"{where}.{field}: outputs in s3://{branch.output.bucket}/"
