@@ -18,7 +18,9 @@ from tests.support.engine import storage_io
 from tests.support.faults import Fault, Request, fault_proxy
 from tests.support.storage import keys_under, open_uploads
 from trigger_service.execution.engine import ExecutionEngine
+from trigger_service.execution.recovery import abort_uploads_of_output, committed_output
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
+from trigger_service.workflows.loops import output_marker
 from trigger_service.workflows.model import Workflow, parse_workflows
 
 if TYPE_CHECKING:
@@ -247,3 +249,37 @@ async def test_a_failed_complete_deletes_the_outputs_already_committed(
     assert len(versions) == 1  # the committed gzip output was deleted by its version id
     assert keys_under(s3, archive, "") == []
     assert open_uploads(s3, bucket) == [] and open_uploads(s3, archive) == []
+
+
+async def test_recovery_settles_every_branch_of_an_interrupted_fan_out(
+    s3: S3Client, moto_endpoint: str
+) -> None:
+    """After a crash: outputs recorded only when all were committed; else taken back."""
+    bucket, archive = _new_bucket(s3), _new_bucket(s3)
+    workflow = _byte_workflow(bucket, archive)
+    s3.put_object(Bucket=bucket, Key="in/blob.bin", Body=b"data")
+    record = ExecutionRecord(
+        workflow=workflow.name,
+        status=ExecutionStatus.RUNNING,
+        input=ObjectRef(bucket=bucket, key="in/blob.bin"),
+    )
+    zip_key, copy_key = (b.render_key("in/blob.bin", record.id) for b in workflow.branches)
+    marker = output_marker(record.id)
+    s3.put_object(Bucket=bucket, Key=zip_key, Body=b"zipped", Metadata=marker)
+    upload = s3.create_multipart_upload(Bucket=archive, Key=copy_key, Metadata=marker)
+    record.upload_ids = {"copy": upload["UploadId"]}
+    io_ = storage_io(moto_endpoint)
+
+    assert await committed_output(io_, workflow, record) is None
+    assert keys_under(s3, bucket, "out/") == []  # the lone committed output is taken back
+    assert await abort_uploads_of_output(io_, workflow, record) == 1
+    assert open_uploads(s3, archive) == [] and record.upload_ids == {}
+
+    s3.put_object(Bucket=bucket, Key=zip_key, Body=b"zipped", Metadata=marker)
+    s3.put_object(Bucket=archive, Key=copy_key, Body=b"copied", Metadata=marker)
+    found = await committed_output(io_, workflow, record)
+    assert isinstance(found, list)
+    assert [(o.name, o.bucket, o.key, o.size) for o in found] == [
+        ("zip", bucket, zip_key, 6),
+        ("copy", archive, copy_key, 6),
+    ]

@@ -38,6 +38,7 @@ from trigger_service.records import (
     ExecutionRecord,
     ExecutionStatus,
     ObjectRef,
+    OutputRef,
     utc_now,
 )
 from trigger_service.store.protocol import ExecutionStore
@@ -333,10 +334,15 @@ class Executor:
         if event is not None:
             event.set()
 
-    async def _succeeded_before_crash(self, record: ExecutionRecord, output: ObjectRef) -> None:
+    async def _succeeded_before_crash(
+        self, record: ExecutionRecord, output: ObjectRef | list[OutputRef]
+    ) -> None:
         logger.info("execution %s: its output was committed before the crash", record.id)
         record.status = ExecutionStatus.SUCCEEDED
-        record.output = output
+        if isinstance(output, list):  # a fan-out's outputs, every one committed
+            record.outputs, record.upload_ids = output, {}
+        else:
+            record.output = output
         record.error = None
         record.upload_id = None
         record.finished_at = utc_now()
