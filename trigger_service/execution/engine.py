@@ -28,7 +28,7 @@ from storage_adapter import (
     TransferSettings,
     WriteResult,
 )
-from trigger_service.errors import LoopPrevented, UnknownOutput
+from trigger_service.errors import LoopPrevented
 from trigger_service.execution.allocator import tune_allocator
 from trigger_service.execution.failures import error_info
 from trigger_service.execution.sinks import FrameCallback, StreamOnlySink, TeeSink, delete_output
@@ -153,7 +153,7 @@ class ExecutionEngine:
         stages = [Stage("read", reader.run)]
         stages += [to_stage(step, log) for step in workflow.planned_steps()]
         if workflow.fan_out:
-            chosen = _chosen_branch(workflow, output_name, tee)
+            chosen = workflow.branch(output_name).name if tee is not None else None
             fan_out = self._fan_out(workflow, record, chosen, tee, store_output, report, log)
             sink: Sink[dict[str, WriteResult]] = fan_out
             branch_metrics = fan_out.all_metrics()
@@ -258,19 +258,6 @@ class ExecutionEngine:
 
 #: The branch name of a single-output workflow.
 SINGLE = SINGLE_OUTPUT
-
-
-def _chosen_branch(workflow: Workflow, name: str | None, tee: FrameCallback | None) -> str | None:
-    """The branch streamed to ``tee``: ``name``, else the first; UnknownOutput if none such."""
-    if name is None:
-        return workflow.branches[0].name if tee is not None else None
-    try:
-        return workflow.branch(name).name
-    except KeyError:
-        known = ", ".join(b.name for b in workflow.branches)
-        raise UnknownOutput(
-            f"workflow {workflow.name!r} has no output named {name!r}; its outputs: {known}"
-        ) from None
 
 
 def _single(sink: Sink[WriteResult]) -> Sink[dict[str, WriteResult]]:

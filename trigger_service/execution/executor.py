@@ -187,11 +187,12 @@ class Executor:
         *,
         tee: FrameCallback | None = None,
         store_output: bool = True,
+        output_name: str | None = None,
     ) -> ExecutionRecord:
         """Run a reserved execution in the calling task once a run slot is free; no retries.
 
         Synchronous executions use this: their output streams to one caller, so a second
-        attempt could not be streamed again.
+        attempt could not be streamed again. ``output_name`` picks a fan-out's output to tee.
         """
         self._active.add(record.id)
         async with self._run_slots():
@@ -204,6 +205,7 @@ class Executor:
                     on_progress=self._save_progress,
                     tee=tee,
                     store_output=store_output,
+                    output_name=output_name,
                 )
             finally:
                 self._running -= 1

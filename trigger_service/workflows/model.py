@@ -43,7 +43,7 @@ from steps import (
     plan_steps,
     prepare_step,
 )
-from trigger_service.errors import UnknownWorkflow, WorkflowConfigError
+from trigger_service.errors import UnknownOutput, UnknownWorkflow, WorkflowConfigError
 from trigger_service.workflows.branches import SINGLE_OUTPUT, Branch, check_distinct
 from trigger_service.workflows.keys import KeyTemplate
 from trigger_service.workflows.loops import branch_could_trigger
@@ -173,12 +173,15 @@ class Workflow:
         """The first branch's Content-Type (the only one of a single-output workflow)."""
         return self.branches[0].content_type
 
-    def branch(self, name: str) -> Branch:
-        """The branch called ``name``; raises KeyError."""
+    def branch(self, name: str | None = None) -> Branch:
+        """The output called ``name`` (default: the first); raises :class:`UnknownOutput`."""
+        if name is None:
+            return self.branches[0]
         for branch in self.branches:
             if branch.name == name:
                 return branch
-        raise KeyError(name)
+        known = ", ".join(repr(b.name) for b in self.branches)
+        raise UnknownOutput(f"workflow {self.name!r} has no output named {name!r}; it has {known}")
 
     def planned_steps(self) -> list[ConfiguredStep]:
         """The steps with decode/encode stages inserted where frame kinds change.
