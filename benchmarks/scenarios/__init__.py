@@ -21,6 +21,7 @@ def all_scenarios() -> list[Scenario]:
     """Every scenario, in running order."""
     from benchmarks.scenarios import (
         copy,
+        fan_out,
         image_process,
         memory_flat,
         overlap,
@@ -37,4 +38,5 @@ def all_scenarios() -> list[Scenario]:
         Scenario("image_process", image_process.run),
         Scenario("throughput", throughput.run),
         Scenario("ttfb", ttfb.run),
+        Scenario("fan_out", fan_out.run),
     ]
