@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from bridge import Branch, FanOut, Stage, StageContext, StageFailed, run_pipeline
+from storage_adapter import TransferSettings
 
 pytestmark = pytest.mark.anyio
 
@@ -158,3 +159,14 @@ async def test_a_failing_source_commits_no_branch() -> None:
 def test_branch_names_must_be_unique() -> None:
     with pytest.raises(ValueError, match="own name"):
         FanOut([Branch("a", [], Collector()), Branch("a", [], Collector())])
+
+
+def test_memory_bound_counts_each_branch_channels_and_writer() -> None:
+    settings = TransferSettings(
+        chunk_size=1, read_ahead=2, part_size=5 * 1024**2, parts_in_flight=2
+    )
+    single = settings.memory_bound(1)
+    assert single == 2 + 2 * 3 + 3 * settings.part_size
+    # no shared step; branches of 1 and 2 steps: channels read→tee, tee→a→w, tee→b→c→w
+    fan_out = settings.memory_bound(0, branches=[1, 2])
+    assert fan_out == 2 + (1 + 2 + 3) * 3 + 2 * 3 * settings.part_size
