@@ -18,8 +18,8 @@ from tests.support.engine import storage_io
 from tests.support.faults import Fault, Request, fault_proxy
 from tests.support.storage import keys_under, open_uploads
 from trigger_service.execution.engine import ExecutionEngine
-from trigger_service.execution.recovery import abort_uploads_of_output, committed_output
-from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
+from trigger_service.execution.recovery import abort_orphan_uploads, committed_output
+from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef, utc_now
 from trigger_service.workflows.loops import output_marker
 from trigger_service.workflows.model import Workflow, parse_workflows
 
@@ -272,8 +272,20 @@ async def test_recovery_settles_every_branch_of_an_interrupted_fan_out(
 
     assert await committed_output(io_, workflow, record) is None
     assert keys_under(s3, bucket, "out/") == []  # the lone committed output is taken back
-    assert await abort_uploads_of_output(io_, workflow, record) == 1
+    unnamed = s3.create_multipart_upload(Bucket=bucket, Key=zip_key)["UploadId"]
+    asked: list[bool] = []
+
+    async def live_state() -> tuple[set[str], bool]:
+        asked.append(True)  # another live execution of the input may be writing: be careful
+        return {unnamed}, True
+
+    aborted = await abort_orphan_uploads(
+        io_, workflow, record, live_state=live_state, now=utc_now(), grace=5
+    )
+    assert aborted == [upload["UploadId"]] and asked  # its own named upload, not a live one
     assert open_uploads(s3, archive) == [] and record.upload_ids == {}
+    assert open_uploads(s3, bucket) == [zip_key]
+    s3.abort_multipart_upload(Bucket=bucket, Key=zip_key, UploadId=unnamed)
 
     s3.put_object(Bucket=bucket, Key=zip_key, Body=b"zipped", Metadata=marker)
     s3.put_object(Bucket=archive, Key=copy_key, Body=b"copied", Metadata=marker)

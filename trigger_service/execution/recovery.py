@@ -1,10 +1,16 @@
-"""Settling an execution a crash interrupted, before it is queued again.
+"""Settling an execution whose worker died, once this worker has taken its lease over.
 
-Two crash windows need more than aborting the stored upload id:
+The upload id the record names is aborted. Two crash windows need more than that:
 
 * after ``CreateMultipartUpload`` reached the store but before its id was saved, an upload is
-  open that the record does not name: every open upload of the execution's output key is
-  aborted (the key is rendered from the template, so it is this execution's);
+  open that the record does not name. Several workers may write the same output key (a
+  template without ``{execution_id}``), so :func:`abort_orphan_uploads` never aborts an
+  upload an unfinished record names (a live execution saves its upload id right after
+  creating it). When no other live execution of the same input may be between creating its
+  upload and saving the id, every other open upload of the key is the dead attempt's; when
+  one may be, only uploads the storage says were initiated after the dead attempt started
+  and before a grace period (half a lease) are (the others are left for the bucket's
+  lifecycle rule: aborting a live writer's upload would fail its execution);
 * after ``CompleteMultipartUpload`` made the output visible but before the record was saved
   as succeeded: the output key is HEADed, and when its ``bucketstream-execution`` marker is
   this execution's id the output is recorded instead of being written a second time.
@@ -18,11 +24,19 @@ deleted again — all or nothing — and the execution runs again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 
 from storage_adapter import ObjectInfo, StorageError, StorageIO, WriteResult
-from storage_adapter.uploads import abort_open_uploads, abort_upload_by_id, completed_output
+from storage_adapter.uploads import (
+    OpenUpload,
+    abort_upload,
+    abort_upload_by_id,
+    completed_output,
+    list_open_uploads,
+)
 from trigger_service.errors import TriggerServiceError
 from trigger_service.execution.sinks import delete_output
 from trigger_service.records import ExecutionRecord, ObjectRef, OutputRef
@@ -125,23 +139,74 @@ async def abort_recorded_upload(io: StorageIO, workflow: Workflow, record: Execu
     return aborted
 
 
-async def abort_uploads_of_output(
-    io: StorageIO, workflow: Workflow, record: ExecutionRecord
-) -> int:
-    """Abort every open multipart upload of the execution's output keys; returns how many.
+#: What the store says after the uploads were listed: the upload ids unfinished records name,
+#: and whether another live execution of the input may hold an upload it has not named yet.
+LiveState = Callable[[], Awaitable[tuple[Collection[str], bool]]]
 
-    Every branch's key is swept, so a fan-out's ``upload_ids`` are settled too (and cleared).
+
+async def abort_orphan_uploads(
+    io: StorageIO,
+    workflow: Workflow,
+    record: ExecutionRecord,
+    *,
+    live_state: LiveState,
+    now: datetime,
+    grace: float,
+) -> list[str]:
+    """Abort the open uploads of the output keys that the dead attempt of ``record`` left.
+
+    The uploads of every output key (one per output of a fan-out) are listed first and
+    ``live_state`` asked afterwards, so an upload a live execution creates meanwhile is either
+    not listed or already visible to the store. Named uploads are never aborted, except the
+    ones this record names itself (a fan-out's ``upload_ids``, cleared here). When another
+    writer may be pending, an upload is aborted only if initiated after ``record.started_at``
+    and more than ``grace`` seconds ago. Returns the ids aborted.
     """
-    total = 0
-    for branch in workflow.branches:
-        key = output_key_of(workflow, record, branch)
-        if key is None:
-            continue
-        try:
-            aborted = await io.call(abort_open_uploads, io.client, branch.output.bucket, key)
-        except StorageError as exc:
-            logger.warning("execution %s: could not list or abort uploads: %s", record.id, exc)
-            continue
-        total += len(aborted)
+    own = set(record.upload_ids.values())
     record.upload_ids = {}
-    return total
+    keys = [(b.output.bucket, output_key_of(workflow, record, b)) for b in workflow.branches]
+    try:
+        listed = [
+            (bucket, key, await io.call(list_open_uploads, io.client, bucket, key=key))
+            for bucket, key in keys
+            if key is not None
+        ]
+        if not any(uploads for _, _, uploads in listed):
+            return []
+        live_ids, writer_pending = await live_state()
+    except StorageError as exc:
+        logger.warning("execution %s: could not list open uploads: %s", record.id, exc)
+        return []
+    started = record.started_at or now
+    # A second of slack for the storage's clock, which may round to seconds.
+    since = started - timedelta(seconds=1)
+    until = now - timedelta(seconds=grace)
+
+    def orphan(upload: OpenUpload) -> bool:
+        if upload.upload_id in own:
+            return True
+        if upload.upload_id in live_ids:
+            return False
+        if not writer_pending:
+            return True
+        return upload.initiated is not None and since <= upload.initiated <= until
+
+    aborted: list[str] = []
+    for bucket, key, uploads in listed:
+
+        def abort_all(orphans: list[OpenUpload], bucket: str = bucket, key: str = key) -> list[str]:
+            return [
+                u.upload_id for u in orphans if abort_upload(io.client, bucket, key, u.upload_id)
+            ]
+
+        try:
+            done = await io.call(abort_all, [u for u in uploads if orphan(u)])
+        except StorageError as exc:
+            logger.warning("execution %s: could not abort uploads: %s", record.id, exc)
+            continue
+        if done:
+            logger.info(
+                "execution %s: aborted %d orphaned upload(s) of %s", record.id, len(done), key
+            )
+        aborted += done
+    return aborted
