@@ -10,7 +10,14 @@ import anyio
 from PIL import Image, ImageChops
 
 from steps import share_frame
-from steps.image import EncodeOptions, Picture, WatermarkParams, watermark_picture
+from steps.image import (
+    CompressParams,
+    EncodeOptions,
+    Picture,
+    WatermarkParams,
+    compress_picture,
+    watermark_picture,
+)
 from steps.image.codec.encode import encode_bytes
 from steps.image.ops.watermark import prepare_watermark
 
@@ -68,3 +75,11 @@ def test_branches_encode_one_shared_frame_at_once_each_with_its_own_options() ->
     for index, fmt in enumerate(formats):
         assert Image.open(io.BytesIO(results[index])).format == fmt
     assert picture.image.info == {"icc_profile": b"not read by encode"}  # its info untouched
+
+
+def test_compress_hands_on_its_own_frames_unshared_and_keeps_shared_ones_marked() -> None:
+    picture = share_frame(_picture())
+    smaller = compress_picture(picture, CompressParams(max_width=100))
+    assert smaller.image.width == 100 and not smaller.shared
+    same = compress_picture(picture, CompressParams(format="png"))
+    assert same.image is picture.image and same.shared
