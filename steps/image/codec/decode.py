@@ -14,7 +14,6 @@ Corrupt EXIF is dropped (orientation counts as upright) and noted; the pixels ar
 
 from __future__ import annotations
 
-import io
 import itertools
 import math
 import struct
@@ -41,6 +40,7 @@ from steps.errors import (
     UnsupportedFormat,
 )
 from steps.image.codec.exif import CorruptExif, ExifData, parse_exif
+from steps.image.codec.fallback import still_fallback
 from steps.image.codec.formats import (
     ANIMATED_FORMATS,
     DECODABLE_FORMATS,
@@ -189,7 +189,7 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
         broken: list[str] = []
         frames, durations, loop, info = _load_frames(
-            image, animated, params.max_pixels, _still_fallback(reader, image.format, broken)
+            image, animated, params.max_pixels, still_fallback(reader, image.format, broken)
         )
         notes += tuple(broken)
     progress.load_finished_at, progress.load_finished_bytes = time.time(), reader.bytes_received
@@ -297,37 +297,6 @@ def _checked_exif(raw: object) -> tuple[ExifData | None, tuple[str, ...]]:
         return parse_exif(raw), ()
     except CorruptExif as exc:
         return None, (f"corrupt EXIF dropped ({exc}); orientation taken as upright",)
-
-
-#: The last bytes of a complete file, by format: a file ending so was not cut short.
-_END_MARKERS = {"PNG": b"IEND\xaeB`\x82", "GIF": b";"}
-
-
-def _still_fallback(
-    reader: ChunkReader, image_format: str | None, notes: list[str]
-) -> Callable[[int, BaseException], bool]:
-    """Whether a broken later frame falls back to the first frame as a still picture.
-
-    An APNG with out-of-order, repeated or missing animation chunks still holds a valid
-    default image, which browsers show; a GIF whose later frames are corrupt still has a valid
-    first one. Both fall back to it, with a note, when the file is complete (it ends with its
-    format's end marker); a file cut short fails as truncated instead.
-    """
-
-    def fallback(index: int, error: BaseException) -> bool:
-        marker = _END_MARKERS.get(image_format or "")
-        if marker is None:
-            return False
-        reader.seek(0, io.SEEK_END)
-        if not reader.held().endswith(marker):
-            return False
-        notes.append(
-            f"the {image_format} animation is broken at frame {index + 1} "
-            f"({type(error).__name__}: {error}); its first frame was used as a still picture"
-        )
-        return True
-
-    return fallback
 
 
 def _load_frames(
