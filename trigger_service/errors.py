@@ -12,11 +12,13 @@
     ├── Unauthorized            Unauthorized         401     no   (no token, or a bad signature)
     ├── ExecutionNotFound       ExecutionNotFound    404     no
     ├── LoopPrevented           LoopPrevented        409     no   (input is an output)
+    ├── LeaseLost               LeaseLost            409     no   (another worker owns it now)
     ├── RequestTooLarge         RequestTooLarge      413     no
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
     ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
-    └── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
+    ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
+    └── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
 same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_service.api.errors`.
@@ -115,6 +117,13 @@ class LoopPrevented(TriggerServiceError):
     status = 409
 
 
+class LeaseLost(TriggerServiceError):
+    """This worker's lease on an execution expired and another worker took it over."""
+
+    code = "LeaseLost"
+    status = 409
+
+
 class RequestTooLarge(TriggerServiceError):
     """The request body is larger than the limit of its endpoint."""
 
@@ -156,5 +165,13 @@ class ServiceUnavailable(TriggerServiceError):
     """The service is not running (the app was used outside its lifespan)."""
 
     code = "ServiceUnavailable"
+    status = 503
+    transient = True
+
+
+class StoreUnavailable(TriggerServiceError):
+    """The execution store cannot be reached (PostgreSQL down or restarting)."""
+
+    code = "StoreUnavailable"
     status = 503
     transient = True

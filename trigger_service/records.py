@@ -146,8 +146,12 @@ class ExecutionRecord(_Record):
     #: The open multipart upload, while one is open (for crash recovery).
     upload_id: str | None = None
     idempotency_key: str | None = None
+    #: The worker that owns (or last owned) the execution (``--worker-id``).
+    worker: str | None = None
+    #: Until when ``worker`` holds the execution; another worker may take it over afterwards.
+    lease_expires_at: datetime | None = None
 
-    @field_serializer("created_at", "started_at", "finished_at")
+    @field_serializer("created_at", "started_at", "finished_at", "lease_expires_at")
     def _times(self, value: datetime | None) -> str | None:
         return _iso(value)
 

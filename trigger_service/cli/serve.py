@@ -7,7 +7,9 @@ printed. ``--no-embedded`` uses the normal AWS chain instead. Without ``--config
 workflow (:data:`DEFAULT_WORKFLOWS`) gzips ``incoming/`` of bucket ``uploads``.
 
 The execution store is ``bucketstream.db`` in the working directory (``--store``), in memory
-with the embedded storage (which forgets everything at exit anyway).
+with the embedded storage (which forgets everything at exit anyway); several workers on one
+queue share a PostgreSQL store (``--store postgresql://…``), each under its ``--worker-id``
+with leases of ``--lease-seconds`` (README, "Several machines").
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from trigger_service.api.auth import RequestAuth
 from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, EmbeddedStorage, embedded_storage
 from trigger_service.cli.settings import storage_from_env, transfer_from_env
 from trigger_service.errors import TriggerServiceError
+from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS, default_worker_id
 from trigger_service.service import ServiceConfig, default_concurrency
 from trigger_service.workflows.model import Workflows, load_workflows, parse_workflows
 
@@ -40,6 +43,15 @@ workflows:
       - gzip: {level: 6}
     output: {bucket: uploads, key: "archived/{key}.gz"}
 """
+
+
+def describe_store(url: str) -> str:
+    """The store URL without a password."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from trigger_service.store.postgres import describe
+
+        return describe(url)
+    return url
 
 
 def _endpoint_configured(endpoint_url: str | None) -> bool:
@@ -97,8 +109,37 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
 @click.option(
     "--store",
     "store_path",
+    envvar="BUCKETSTREAM_STORE",
     default=None,
-    help=f"SQLite file of the execution store (default: {DEFAULT_STORE}; memory if embedded).",
+    help="Execution store: a SQLite file, sqlite:///PATH, or postgresql://user:pass@host/db "
+    f"shared by several workers (env BUCKETSTREAM_STORE; default {DEFAULT_STORE}, "
+    "memory if embedded).",
+)
+@click.option(
+    "--worker-id",
+    envvar="BUCKETSTREAM_WORKER_ID",
+    default=None,
+    help="This worker's id in execution records and leases (default: host-pid-random).",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_LEASE_SECONDS,
+    show_default=True,
+    help="How long a worker holds an execution without renewing it (renewed every third).",
+)
+@click.option(
+    "--visibility-timeout",
+    type=click.IntRange(min=2, max=43200),
+    default=60,
+    show_default=True,
+    help="SQS visibility timeout of received messages, extended while they run.",
+)
+@click.option(
+    "--wait-seconds",
+    type=click.IntRange(min=0, max=20),
+    default=None,
+    help="SQS long-poll wait (default 20; 2 with the embedded storage).",
 )
 @click.option(
     "--embedded/--no-embedded",
@@ -135,6 +176,10 @@ def serve(
     queue_urls: tuple[str, ...],
     sqs_endpoint_url: str | None,
     store_path: str | None,
+    worker_id: str | None,
+    lease_seconds: float,
+    visibility_timeout: int,
+    wait_seconds: int | None,
     embedded: bool | None,
     concurrency: int | None,
     queue_size: int,
@@ -166,7 +211,7 @@ def serve(
             sqs_endpoint_url = sqs_endpoint_url or local.endpoint_url
             click.echo(drop_in_instructions(local, workflows, f"http://{host}:{port}"))
         store = store_path if store_path is not None else (None if embedded else DEFAULT_STORE)
-        click.echo(f"Execution store: {store or 'in memory'}")
+        click.echo(f"Execution store: {describe_store(store) if store else 'in memory'}")
         config = ServiceConfig(
             workflows=workflows,
             storage=storage,
@@ -178,8 +223,13 @@ def serve(
             queue_urls=queue_urls,
             sqs_endpoint_url=sqs_endpoint_url,
             auth=RequestAuth(token=token or None, hmac_secret=hmac_secret or None),
+            worker_id=worker_id or default_worker_id(),
+            lease_seconds=lease_seconds,
         )
-        if embedded:
+        if wait_seconds is None:
             # The embedded queue answers long polls quickly; keep shutdown snappy.
-            config = replace(config, sqs=replace(config.sqs, wait_seconds=2))
+            wait_seconds = 2 if embedded else config.sqs.wait_seconds
+        sqs = replace(config.sqs, wait_seconds=wait_seconds, visibility_timeout=visibility_timeout)
+        config = replace(config, sqs=sqs)
+        click.echo(f"Worker {config.worker_id}, leases of {lease_seconds:g} s")
         uvicorn.run(create_app(config), host=host, port=port, log_level="info")
