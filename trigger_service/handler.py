@@ -40,7 +40,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -53,6 +53,9 @@ from trigger_service.intake.routing import Router, Start
 from trigger_service.records import ErrorInfo, ExecutionRecord, ExecutionStatus, utc_now
 from trigger_service.workflows.model import Workflows, load_workflows, prepare_workflows
 from trigger_service.workflows.resources import StorageResourceLoader
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 #: Environment variable naming the workflow file.
 WORKFLOWS_VARIABLE = "BUCKETSTREAM_WORKFLOWS"
@@ -75,7 +78,7 @@ class FunctionRuntime:
     workflows: Workflows
     storage: StorageSettings
     transfer: TransferSettings
-    client: Any
+    client: S3Client
 
     @classmethod
     async def load(cls, path: Path, env: Mapping[str, str]) -> FunctionRuntime:
