@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-import anyio
 import pytest
 
 import trigger_service
-from steps import StepContext
 from tests.support.storage import MiB, keys_under, open_uploads, read_object
 from trigger_service.errors import MalformedEvent, WorkflowConfigError
 
@@ -24,13 +22,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 handler_module = sys.modules["trigger_service.handler"]
-
-
-async def crawl(ctx: StepContext) -> None:
-    """A slow step: forwards each chunk after a pause, so the invocation's time runs out."""
-    async for chunk in ctx.input:
-        await ctx.write(chunk)
-        await anyio.sleep(0.3)
 
 
 class LambdaContext:
@@ -76,7 +67,7 @@ def function_env(
             },
             "slow": {
                 "trigger": {"bucket": bucket, "prefix": "slow/"},
-                "steps": ["tests.functional.test_function_handler:crawl"],
+                "steps": ["tests.support.fakes:crawl"],
                 "output": {"bucket": bucket, "key": "slow-out/{name}"},
             },
         }
