@@ -107,11 +107,14 @@ def split_picture(picture: Picture, rows: int | None = None) -> Iterator[Picture
 
 
 def crop_strip(picture: Picture, top: int, bottom: int) -> PictureStrip:
-    """Rows ``[top, bottom)`` of an upright picture as a strip (a copy of those rows)."""
+    """Rows ``[top, bottom)`` of an upright picture as a strip (a copy of those rows).
+
+    The whole picture becomes one strip without a copy (still ``shared`` if it was).
+    """
     if top == 0 and bottom == picture.size[1]:
         return PictureStrip(picture, 0, picture.size)
     frames = tuple(frame.crop((0, top, frame.width, bottom)) for frame in picture.frames)
-    return PictureStrip(replace(picture, frames=frames), top, picture.size)
+    return PictureStrip(replace(picture, frames=frames, shared=False), top, picture.size)
 
 
 class StripAssembler:

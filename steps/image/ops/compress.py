@@ -125,7 +125,7 @@ def compress_picture(picture: Picture, params: CompressParams) -> Picture:
     target = fit_within(picture.size, box)
     if target != picture.size:
         frames = tuple(resize_frame(frame, target, params.resample) for frame in picture.frames)
-        picture = replace(picture, frames=frames)
+        picture = replace(picture, frames=frames, shared=False)  # new frames: this branch's
     picture = set_upright(picture)
     return replace(picture, options=encode_options(picture, params))
 
@@ -225,7 +225,9 @@ class _PictureResize:
 
     def strip(self, frames: tuple[Image.Image, ...], top: int) -> PictureStrip:
         """Output rows from ``top`` as a strip of the resized picture."""
-        return PictureStrip(replace(self.picture, frames=frames), top, self.target)
+        fresh = self.resizer is not None  # resized frames belong to this strip alone
+        shared = self.picture.shared and not fresh
+        return PictureStrip(replace(self.picture, frames=frames, shared=shared), top, self.target)
 
 
 async def _run_job(pending: _Pending, job: WindowJob) -> None:

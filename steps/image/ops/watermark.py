@@ -212,11 +212,14 @@ def picture_overlays(resources: WatermarkResources, size: tuple[int, int]) -> li
 
 def watermark_picture(picture: Picture, resources: WatermarkResources) -> Picture:
     """The picture, upright, with every mark composited onto every frame."""
+    originals = picture.frames
     picture = cmyk_to_rgb(upright(picture))
     frames = [editable(frame) for frame in picture.frames]
+    if picture.shared:  # other branches read these frames: draw on copies
+        frames = [f.copy() if any(f is o for o in originals) else f for f in frames]
     for origin, overlay in picture_overlays(resources, frames[0].size):
         frames = [composite(frame, overlay, origin) for frame in frames]
-    return replace(picture, frames=tuple(frames))
+    return replace(picture, frames=tuple(frames), shared=False)
 
 
 def watermark_strip(strip: PictureStrip, overlays: list[Overlay]) -> PictureStrip:
@@ -225,15 +228,18 @@ def watermark_strip(strip: PictureStrip, overlays: list[Overlay]) -> PictureStri
     Compositing is per pixel, so the strips of a picture marked one by one make the same picture
     as marking it whole.
     """
+    originals = strip.frames
     picture = cmyk_to_rgb(strip.picture)
     frames = [editable(frame) for frame in picture.frames]
+    if picture.shared:  # other branches read these frames: draw on copies
+        frames = [f.copy() if any(f is o for o in originals) else f for f in frames]
     for (left, top), overlay in overlays:
         first, stop = max(top, strip.top), min(top + overlay.height, strip.bottom)
         if first >= stop:
             continue
         part = overlay.crop((0, first - top, overlay.width, stop - top))
         frames = [composite(frame, part, (left, first - strip.top)) for frame in frames]
-    return PictureStrip(replace(picture, frames=tuple(frames)), strip.top, strip.size)
+    return PictureStrip(replace(picture, frames=tuple(frames), shared=False), strip.top, strip.size)
 
 
 async def watermark(ctx: StepContext) -> None:
