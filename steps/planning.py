@@ -176,7 +176,9 @@ def _converters(
     if wanted == "bytes":
         encoder = STRIP_ENCODE if current == "strips" else ENCODE
         return [configure_step(encoder, {}, label="encode")]
-    return [configure_step(SPLIT if wanted == "strips" else JOIN, {})]
+    if wanted == "strips":
+        return [configure_step(SPLIT, {"one_strip": next_shrinks})]
+    return [configure_step(JOIN, {})]
 
 
 def share_frame(frame: Any) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
 
 from steps.api import StepContext, StepDefinition
 from steps.cpu import run_cpu
@@ -205,10 +206,21 @@ async def write_strips(ctx: StepContext, picture: Picture, *, whole: bool = Fals
         await ctx.write(await run_cpu(crop_strip, picture, top, bottom))
 
 
+class SplitParams(BaseModel):
+    """Parameters of ``split``, set by the planner."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    one_strip: bool = Field(
+        default=False, description="each picture as one strip, for a step that reads windows"
+    )
+
+
 async def split(ctx: StepContext) -> None:
     """The split stage: each picture in, its strips out."""
+    params: SplitParams = ctx.params
     async for frame in ctx.input:
-        await write_strips(ctx, expect_picture(frame, ctx.name))
+        await write_strips(ctx, expect_picture(frame, ctx.name), whole=params.one_strip)
 
 
 async def join(ctx: StepContext) -> None:
@@ -224,6 +236,7 @@ async def join(ctx: StepContext) -> None:
 SPLIT = StepDefinition(
     name="split",
     function=split,
+    params_model=SplitParams,
     consumes="picture",
     produces="strips",
     description="cut each picture, set upright, into strips (inserted by the planner)",

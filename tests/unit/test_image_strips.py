@@ -328,3 +328,19 @@ def test_decode_cuts_bands_for_a_step_that_does_not_shrink() -> None:
     assert by_name["decode"].frames_out == 4  # 288-row bands of a 1200 × 901 RGB picture
     whole = watermark_picture(decode_bytes(data), prepared({"text": "© Example"}))
     assert ImageChops.difference(open_bytes(result.output), whole.image).getbbox() is None
+
+
+def test_watermark_never_draws_on_a_shared_picture() -> None:
+    image = sample("RGB", (300, 200))
+    shared = Picture(frames=(image,), source_format="PNG", shared=True)
+    before = image.copy()
+    resources = prepared({"text": "© Example", "size": 0.3, "position": "center"})
+    overlays = picture_overlays(resources, shared.size)
+    (whole,) = split_picture(shared, rows=200)  # one strip: the shared frames themselves
+    assert whole.picture.shared and whole.frames[0] is image
+    marked = watermark_strip(whole, overlays)
+    assert not marked.picture.shared
+    assert ImageChops.difference(image, before).getbbox() is None
+    assert ImageChops.difference(marked.frames[0], before).getbbox() is not None
+    bands = list(split_picture(shared, rows=64))  # cut bands are copies: no longer shared
+    assert not any(band.picture.shared for band in bands)
