@@ -27,6 +27,7 @@ def all_scenarios() -> list[Scenario]:
         streaming_vs_staged,
         throughput,
         ttfb,
+        workers,
     )
 
     return [
@@ -37,4 +38,5 @@ def all_scenarios() -> list[Scenario]:
         Scenario("image_process", image_process.run),
         Scenario("throughput", throughput.run),
         Scenario("ttfb", ttfb.run),
+        Scenario("workers", workers.run),
     ]
