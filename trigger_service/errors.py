@@ -16,6 +16,7 @@
     ├── RequestTooLarge         RequestTooLarge      413     no
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
+    ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
     ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
     └── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
 
@@ -150,6 +151,14 @@ class ClientDisconnected(TriggerServiceError):
 
     code = "ClientDisconnected"
     status = 499
+
+
+class ExecutionTimeout(TriggerServiceError):
+    """An execution ran past its time limit (``timeout_seconds``, or a function's invocation)."""
+
+    code = "Timeout"
+    status = 504
+    transient = True
 
 
 class ServiceUnavailable(TriggerServiceError):

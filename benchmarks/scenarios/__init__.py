@@ -21,6 +21,7 @@ def all_scenarios() -> list[Scenario]:
     """Every scenario, in running order."""
     from benchmarks.scenarios import (
         copy,
+        crypto_round_trip,
         image_process,
         memory_flat,
         overlap,
@@ -38,5 +39,6 @@ def all_scenarios() -> list[Scenario]:
         Scenario("image_process", image_process.run),
         Scenario("throughput", throughput.run),
         Scenario("ttfb", ttfb.run),
+        Scenario("crypto_round_trip", crypto_round_trip.run),
         Scenario("workers", workers.run),
     ]

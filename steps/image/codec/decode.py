@@ -14,11 +14,12 @@ Corrupt EXIF is dropped (orientation counts as upright) and noted; the pixels ar
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import struct
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import IO, Any, cast
@@ -49,9 +50,10 @@ from steps.image.codec.formats import (
     decode_format,
     sniff_format,
 )
+from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
 from steps.image.codec.modes import has_alpha
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
-from steps.image.picture import Picture, swaps_axes
+from steps.image.picture import EncodeOptions, Picture, swaps_axes
 
 #: Pillow's default decompression-bomb limit (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -92,6 +94,9 @@ class DecodeParams(BaseModel):
     )
     oversample: float = Field(
         default=DEFAULT_OVERSAMPLE, ge=1.0, le=8.0, description="shrink-on-load margin"
+    )
+    metadata: MetadataPolicy = Field(
+        default=DEFAULT_METADATA, description="keep-icc | keep | strip-gps | strip"
     )
 
     @field_validator("formats")
@@ -182,7 +187,11 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         if progress.streamed:
             reader.stream()
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
-        frames, durations, loop, info = _load_frames(image, animated, params.max_pixels)
+        broken: list[str] = []
+        frames, durations, loop, info = _load_frames(
+            image, animated, params.max_pixels, _still_fallback(reader, image.format, broken)
+        )
+        notes += tuple(broken)
     progress.load_finished_at, progress.load_finished_bytes = time.time(), reader.bytes_received
     progress.decoded_size, progress.frames = frames[0].size, len(frames)
     progress.draft_scale = max(1, round(progress.declared_size[0] / frames[0].width))
@@ -201,6 +210,7 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         orientation=orientation,
         source_size=progress.declared_size,
         notes=notes,
+        options=EncodeOptions(strip=STRIP_POLICIES[params.metadata]),
     )
 
 
@@ -265,6 +275,8 @@ async def decode(ctx: StepContext) -> None:
         ctx.metrics.extra.update(progress.as_extra(reader))
     for note in picture.notes:
         ctx.log.warning("decode: %s", note)
+    if picture.notes:
+        ctx.metrics.extra.setdefault("warnings", []).extend(picture.notes)
     await ctx.write(picture)
 
 
@@ -287,8 +299,42 @@ def _checked_exif(raw: object) -> tuple[ExifData | None, tuple[str, ...]]:
         return None, (f"corrupt EXIF dropped ({exc}); orientation taken as upright",)
 
 
+#: The last bytes of a complete file, by format: a file ending so was not cut short.
+_END_MARKERS = {"PNG": b"IEND\xaeB`\x82", "GIF": b";"}
+
+
+def _still_fallback(
+    reader: ChunkReader, image_format: str | None, notes: list[str]
+) -> Callable[[int, BaseException], bool]:
+    """Whether a broken later frame falls back to the first frame as a still picture.
+
+    An APNG with out-of-order, repeated or missing animation chunks still holds a valid
+    default image, which browsers show; a GIF whose later frames are corrupt still has a valid
+    first one. Both fall back to it, with a note, when the file is complete (it ends with its
+    format's end marker); a file cut short fails as truncated instead.
+    """
+
+    def fallback(index: int, error: BaseException) -> bool:
+        marker = _END_MARKERS.get(image_format or "")
+        if marker is None:
+            return False
+        reader.seek(0, io.SEEK_END)
+        if not reader.held().endswith(marker):
+            return False
+        notes.append(
+            f"the {image_format} animation is broken at frame {index + 1} "
+            f"({type(error).__name__}: {error}); its first frame was used as a still picture"
+        )
+        return True
+
+    return fallback
+
+
 def _load_frames(
-    image: Image.Image, animated: bool, max_pixels: int
+    image: Image.Image,
+    animated: bool,
+    max_pixels: int,
+    fallback: Callable[[int, BaseException], bool] | None = None,
 ) -> tuple[tuple[Image.Image, ...], tuple[int, ...], int | None, dict[Any, Any]]:
     if not animated:
         image.load()
@@ -302,9 +348,13 @@ def _load_frames(
     for index in itertools.count():
         try:
             image.seek(index)
+            image.load()
         except EOFError:
             break
-        image.load()
+        except _PILLOW_ERRORS as exc:
+            if index == 0 or fallback is None or not fallback(index, exc):
+                raise
+            return (frames[0],), (), None, first_info
         if index == 0:
             first_info = dict(image.info)
         total += image.width * image.height
