@@ -264,6 +264,19 @@ class Executor:
             sqs_grace=self.sqs_grace if sqs_grace is None else sqs_grace
         )
 
+    async def release_leases(self) -> None:
+        """Give up the leases of every execution held here (the service is stopping)."""
+        held = list(self._active)
+        if not held:
+            return
+        try:
+            await self.store.renew(self.worker_id, held, 0)
+        except Exception as exc:
+            logger.warning("could not give up %d lease(s): %s", len(held), exc)
+        else:
+            logger.info("gave up the leases of %d unfinished execution(s)", len(held))
+        self._active.clear()
+
     def _lost(self, execution_id: str) -> None:
         scope = self._scopes.get(execution_id)
         if scope is not None:
