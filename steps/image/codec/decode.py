@@ -14,12 +14,9 @@ Corrupt EXIF is dropped (orientation counts as upright) and noted; the pixels ar
 
 from __future__ import annotations
 
-import io
-import itertools
 import math
-import struct
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import IO, Any, cast
@@ -50,8 +47,8 @@ from steps.image.codec.formats import (
     decode_format,
     sniff_format,
 )
+from steps.image.codec.frames import PILLOW_ERRORS, load_frames, still_fallback
 from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
-from steps.image.codec.modes import has_alpha
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
 from steps.image.picture import EncodeOptions, Picture, swaps_axes
 
@@ -59,21 +56,6 @@ from steps.image.picture import EncodeOptions, Picture, swaps_axes
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 #: How much larger than the target a shrink-on-load keeps the image, for a sharp final resize.
 DEFAULT_OVERSAMPLE = 1.4
-#: Frame duration used when an animation gives none, in milliseconds.
-DEFAULT_FRAME_MS = 100
-
-#: Exceptions Pillow raises on bad input (warnings too, when warnings are errors).
-_PILLOW_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    TypeError,
-    KeyError,
-    struct.error,
-    Warning,
-)
 
 
 class DecodeParams(BaseModel):
@@ -188,8 +170,8 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
             reader.stream()
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
         broken: list[str] = []
-        frames, durations, loop, info = _load_frames(
-            image, animated, params.max_pixels, _still_fallback(reader, image.format, broken)
+        frames, durations, loop, info = load_frames(
+            image, animated, params.max_pixels, still_fallback(reader, image.format, broken)
         )
         notes += tuple(broken)
     progress.load_finished_at, progress.load_finished_bytes = time.time(), reader.bytes_received
@@ -299,81 +281,6 @@ def _checked_exif(raw: object) -> tuple[ExifData | None, tuple[str, ...]]:
         return None, (f"corrupt EXIF dropped ({exc}); orientation taken as upright",)
 
 
-#: The last bytes of a complete file, by format: a file ending so was not cut short.
-_END_MARKERS = {"PNG": b"IEND\xaeB`\x82", "GIF": b";"}
-
-
-def _still_fallback(
-    reader: ChunkReader, image_format: str | None, notes: list[str]
-) -> Callable[[int, BaseException], bool]:
-    """Whether a broken later frame falls back to the first frame as a still picture.
-
-    An APNG with out-of-order, repeated or missing animation chunks still holds a valid
-    default image, which browsers show; a GIF whose later frames are corrupt still has a valid
-    first one. Both fall back to it, with a note, when the file is complete (it ends with its
-    format's end marker); a file cut short fails as truncated instead.
-    """
-
-    def fallback(index: int, error: BaseException) -> bool:
-        marker = _END_MARKERS.get(image_format or "")
-        if marker is None:
-            return False
-        reader.seek(0, io.SEEK_END)
-        if not reader.held().endswith(marker):
-            return False
-        notes.append(
-            f"the {image_format} animation is broken at frame {index + 1} "
-            f"({type(error).__name__}: {error}); its first frame was used as a still picture"
-        )
-        return True
-
-    return fallback
-
-
-def _load_frames(
-    image: Image.Image,
-    animated: bool,
-    max_pixels: int,
-    fallback: Callable[[int, BaseException], bool] | None = None,
-) -> tuple[tuple[Image.Image, ...], tuple[int, ...], int | None, dict[Any, Any]]:
-    if not animated:
-        image.load()
-        info = dict(image.info)
-        image.info = _pixel_info(info)
-        return (image,), (), None, info
-    frames: list[Image.Image] = []
-    durations: list[int] = []
-    first_info: dict[Any, Any] = {}
-    total = 0
-    for index in itertools.count():
-        try:
-            image.seek(index)
-            image.load()
-        except EOFError:
-            break
-        except _PILLOW_ERRORS as exc:
-            if index == 0 or fallback is None or not fallback(index, exc):
-                raise
-            return (frames[0],), (), None, first_info
-        if index == 0:
-            first_info = dict(image.info)
-        total += image.width * image.height
-        if total > max_pixels:
-            raise ImageTooLarge(
-                f"the animation holds more than {max_pixels / 1e6:.1f} megapixels over its "
-                f"first {index + 1} frames (image.max_pixels); shorten or shrink it"
-            )
-        frames.append(image.convert("RGBA" if has_alpha(image) else "RGB"))
-        durations.append(int(image.info.get("duration") or DEFAULT_FRAME_MS))
-    loop = first_info.get("loop")
-    return tuple(frames), tuple(durations), int(loop) if loop is not None else None, first_info
-
-
-def _pixel_info(info: dict[Any, Any]) -> dict[Any, Any]:
-    """Only what interprets the pixels; metadata moves to the Picture's own fields."""
-    return {key: info[key] for key in ("transparency",) if key in info}
-
-
 def _as_bytes(value: object) -> bytes | None:
     if isinstance(value, str):
         return value.encode() or None
@@ -393,7 +300,7 @@ def _pillow_errors(reader: ChunkReader, formats: tuple[str, ...]) -> Iterator[No
         raise ImageTooLarge(
             f"{exc} — the image is over Pillow's decompression-bomb limit and was not decoded"
         ) from None
-    except _PILLOW_ERRORS as exc:
+    except PILLOW_ERRORS as exc:
         raise classify_error(exc, reader, formats) from exc
 
 
