@@ -275,3 +275,29 @@ async def test_a_worker_whose_lease_was_taken_stops_the_run_and_writes_nothing(
     assert record["worker"] == "thief" and record["status"] == "running"
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="out/")
     assert open_uploads(s3, bucket) == []
+
+
+async def test_the_sweep_takes_over_an_api_execution_whose_worker_died_meanwhile(
+    s3: S3Client, bucket: str, moto_endpoint: str, postgres_url: str
+) -> None:
+    """No event will come again for an API start: a live worker's sweep picks it up."""
+    _versioned(s3, bucket)
+    etag = s3.put_object(Bucket=bucket, Key="incoming/api.bin", Body=b"x" * 1000)["ETag"]
+    cfg = config(
+        moto_endpoint, archive_workflows(bucket), store_path=postgres_url, lease_seconds=LEASE
+    )
+    async with workers(cfg, 2) as started:
+        orphan = ExecutionRecord(
+            workflow="archive",
+            status=ExecutionStatus.RUNNING,
+            input=ObjectRef(bucket=bucket, key="incoming/api.bin", etag=etag.strip('"')),
+            attempts=1,
+            started_at=utc_now(),
+            worker="died-after-the-others-started",
+            source="api",
+        )
+        await _stored(postgres_url, orphan, lease=LEASE)
+        record = await wait_final(started[0][1], orphan.id)
+    assert record["status"] == "succeeded", record["error"]
+    assert record["attempts"] == 2 and record["worker"] in {"w0", "w1"}
+    assert versions_under(s3, bucket, "archived/") == {"archived/incoming/api.bin.gz": 1}
