@@ -393,3 +393,26 @@ def test_unknown_store_url_schemes_are_refused() -> None:
 
     with pytest.raises(InvalidRequest, match="mysql"):
         store_from_url("mysql://x")
+
+
+async def test_workers_starting_together_migrate_once(open_another: OpenStore) -> None:
+    stores: list[ExecutionStore] = []
+
+    async def start() -> None:
+        stores.append(await open_another())
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            for _ in range(4):
+                group.start_soon(start)
+    record, created = await stores[0].create(_record(idempotency_key="k"))
+    assert created
+    for store in stores[1:]:
+        assert (await store.get(record.id)).id == record.id
+    if store.kind == "postgresql":
+        from trigger_service.store.migrations import migrations
+        from trigger_service.store.postgres import PostgresExecutionStore
+
+        assert isinstance(store, PostgresExecutionStore)
+        rows = await store._fetch("SELECT version FROM schema_migrations ORDER BY version", {})
+        assert [row[0] for row in rows] == [m.version for m in migrations("postgresql")]
