@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 CONCURRENCY = 2
+UPLOAD_THREADS = 8
 #: Scaling from one to two workers on this 2-core machine (shared with moto and PostgreSQL).
 SCALING_GOAL = 1.2
 
@@ -171,10 +173,14 @@ def _round(
         transactions_before = postgres.transactions()
         uploaded: dict[str, float] = {}
         began = time.time()
-        for i in range(images):
-            key = f"in/img-{i:04d}.jpg"
+
+        def upload(key: str) -> None:
             s3.put_object(Bucket=bucket, Key=key, Body=data)
             uploaded[key] = time.time()
+
+        # Uploads from 8 threads outpace the workers, so the workers set the rate.
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            list(pool.map(upload, [f"in/img-{i:04d}.jpg" for i in range(images)]))
         records: list[dict[str, Any]] = []
         deadline = time.monotonic() + 600
         with httpx.Client(base_url=started[0][1], timeout=30) as http:
@@ -233,7 +239,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "small JPEGs (800×600) dropped into a bucket whose notifications go to one SQS "
             f"queue, consumed by 1-{max(counts)} `bucketstream serve` workers ({CONCURRENCY} "
             "executions at once each) sharing one embedded PostgreSQL store; compress to "
-            "256 px"
+            "256 px; executions/s from the first upload to the last finished_at"
         ),
         parameters={"images": images, "workers": counts, "concurrency_per_worker": CONCURRENCY},
         runs=raw,
@@ -255,6 +261,7 @@ def run(ctx: Context) -> dict[str, Any]:
         notes=[
             "every process (moto, PostgreSQL, the workers, this driver) shares the 2 cores: "
             "beyond 2 workers the CPU, not the queue or the store, limits the rate",
-            "latency: put_object returned → finished_at, including SQS long polling",
+            "latency: put_object returned → finished_at, including SQS long polling and the "
+            "wait in the queue while the workers are saturated (uploads come from 8 threads)",
         ],
     )
