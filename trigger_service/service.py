@@ -4,8 +4,8 @@
 store, engine, executor, router, intake, SQS pollers — takes over what dead workers (or a
 previous run) left unfinished once their leases expired, and runs the executor and the
 pollers in one task group until the context exits (then running executions are cancelled:
-their uploads are aborted, and they are taken over once their leases expire, like after a
-crash).
+their uploads are aborted and their leases given up, so the next worker to look takes them
+over at once; after a crash they wait for their leases to expire).
 """
 
 from __future__ import annotations
@@ -171,6 +171,8 @@ async def open_service(
                 yield service
             finally:
                 group.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True):
+            await executor.release_leases()
     finally:
         with anyio.CancelScope(shield=True):
             await store.close()

@@ -30,6 +30,7 @@ def all_scenarios() -> list[Scenario]:
         streaming_vs_staged,
         throughput,
         ttfb,
+        workers,
     )
 
     return [
@@ -43,4 +44,5 @@ def all_scenarios() -> list[Scenario]:
         Scenario("ttfb", ttfb.run),
         Scenario("crypto_round_trip", crypto_round_trip.run),
         Scenario("fan_out", fan_out.run),
+        Scenario("workers", workers.run),
     ]

@@ -15,15 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
+import psycopg
 import pytest
 
 from tests.support.service import (
+    GATES,
     archive_workflows,
     config,
     notify_queue,
     queue_size,
     running,
+    unique,
     wait_final,
+    workflows,
 )
 from tests.support.storage import MiB, open_uploads, versions_under
 from tests.support.waiting import eventually
@@ -230,3 +234,70 @@ async def test_duplicate_deliveries_across_workers_run_once_and_drain_the_queue(
     assert {r["worker"] for r in listings[0]} <= {"w0", "w1"}
     assert versions_under(s3, bucket, "archived/") == {f"archived/{k}.gz": 1 for k in keys}
     assert open_uploads(s3, bucket) == []
+
+
+async def test_a_worker_whose_lease_was_taken_stops_the_run_and_writes_nothing(
+    s3: S3Client, bucket: str, moto_endpoint: str, postgres_url: str
+) -> None:
+    gate = unique("gate")
+    GATES[gate] = anyio.Event()
+    flows = workflows(
+        bucket,
+        held={
+            "trigger": {"prefix": "incoming/"},
+            "steps": [{"tests.support.service:gate": {"name": gate}}],
+            "output": {"bucket": bucket, "key": "out/{name}"},
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+    cfg = config(moto_endpoint, flows, store_path=postgres_url, lease_seconds=LEASE)
+    async with workers(cfg, 1) as [(service, client)]:
+        started = await client.post(
+            "/workflows/held/executions", json={"bucket": bucket, "key": "incoming/x.bin"}
+        )
+        execution_id = started.json()["id"]
+
+        async def running_here() -> bool:
+            return service.executor.running == 1
+
+        await eventually(running_here)
+        # Another worker takes it over, as after a partition longer than the lease.
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("UPDATE executions SET worker = 'thief' WHERE id = %s", (execution_id,))
+
+        async def stopped() -> bool:
+            return service.executor.running == 0 and not service.executor.holds(execution_id)
+
+        await eventually(stopped, within=10)
+        GATES[gate].set()
+        await anyio.sleep(0.2)
+        record = (await client.get(f"/executions/{execution_id}")).json()
+    assert record["worker"] == "thief" and record["status"] == "running"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="out/")
+    assert open_uploads(s3, bucket) == []
+
+
+async def test_the_sweep_takes_over_an_api_execution_whose_worker_died_meanwhile(
+    s3: S3Client, bucket: str, moto_endpoint: str, postgres_url: str
+) -> None:
+    """No event will come again for an API start: a live worker's sweep picks it up."""
+    _versioned(s3, bucket)
+    etag = s3.put_object(Bucket=bucket, Key="incoming/api.bin", Body=b"x" * 1000)["ETag"]
+    cfg = config(
+        moto_endpoint, archive_workflows(bucket), store_path=postgres_url, lease_seconds=LEASE
+    )
+    async with workers(cfg, 2) as started:
+        orphan = ExecutionRecord(
+            workflow="archive",
+            status=ExecutionStatus.RUNNING,
+            input=ObjectRef(bucket=bucket, key="incoming/api.bin", etag=etag.strip('"')),
+            attempts=1,
+            started_at=utc_now(),
+            worker="died-after-the-others-started",
+            source="api",
+        )
+        await _stored(postgres_url, orphan, lease=LEASE)
+        record = await wait_final(started[0][1], orphan.id)
+    assert record["status"] == "succeeded", record["error"]
+    assert record["attempts"] == 2 and record["worker"] in {"w0", "w1"}
+    assert versions_under(s3, bucket, "archived/") == {"archived/incoming/api.bin.gz": 1}

@@ -399,3 +399,49 @@ def test_unknown_store_url_schemes_are_refused() -> None:
 
     with pytest.raises(InvalidRequest, match="mysql"):
         store_from_url("mysql://x")
+
+
+async def test_workers_starting_together_migrate_once(open_another: OpenStore) -> None:
+    stores: list[ExecutionStore] = []
+
+    async def start() -> None:
+        stores.append(await open_another())
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as group:
+            for _ in range(4):
+                group.start_soon(start)
+    record, created = await stores[0].create(_record(idempotency_key="k"))
+    assert created
+    for store in stores[1:]:
+        assert (await store.get(record.id)).id == record.id
+    if store.kind == "postgresql":
+        from trigger_service.store.migrations import migrations
+        from trigger_service.store.postgres import PostgresExecutionStore
+
+        assert isinstance(store, PostgresExecutionStore)
+        rows = await store._fetch("SELECT version FROM schema_migrations ORDER BY version", {})
+        assert [row[0] for row in rows] == [m.version for m in migrations("postgresql")]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:s3cret@db.internal:6543/events", "postgresql://db.internal:6543/events"),
+        ("postgresql://app:s3cret@/events?host=/run/pg", "postgresql:///events?host=/run/pg"),
+    ],
+)
+def test_store_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    from trigger_service.store.postgres import describe
+
+    assert describe(url) == shown
+
+
+async def test_an_unreachable_postgresql_fails_the_start_with_a_clear_error() -> None:
+    from trigger_service.errors import StoreUnavailable
+    from trigger_service.store.postgres import PostgresExecutionStore
+
+    store = PostgresExecutionStore("postgresql://app:s3cret@127.0.0.1:9/nothing", timeout=1)
+    with pytest.raises(StoreUnavailable, match="cannot connect") as caught:
+        await store.open()
+    assert "s3cret" not in caught.value.message

@@ -246,13 +246,17 @@ class Executor:
         return record
 
     async def wait_final(self, execution_id: str) -> ExecutionRecord:
-        """The record of ``execution_id`` once it has succeeded or failed for good."""
+        """The record of ``execution_id`` once it has succeeded or failed for good here.
+
+        Returns an unfinished record when this worker does not (or no longer) hold it: its
+        lease was taken over by another worker, which will finish it.
+        """
         self._waiting[execution_id] = self._waiting.get(execution_id, 0) + 1
         try:
             while True:
                 event = self._waiters.setdefault(execution_id, anyio.Event())
                 record = await self.store.get(execution_id)
-                if record.status.final:
+                if record.status.final or execution_id not in self._active:
                     return record
                 await event.wait()
         finally:
@@ -267,6 +271,18 @@ class Executor:
             sqs_grace=self.sqs_grace if sqs_grace is None else sqs_grace
         )
 
+    async def release_leases(self) -> None:
+        """Give up the leases of every execution held here (the service is stopping)."""
+        await self.lease_keeper.release()
+        self._active.clear()
+
+    def _let_go(self, execution_id: str) -> None:
+        """Forget an execution another worker now holds; its waiters read it again."""
+        self._active.discard(execution_id)
+        event = self._waiters.pop(execution_id, None)
+        if event is not None:
+            event.set()
+
     def _lost(self, execution_id: str) -> None:
         scope = self._scopes.get(execution_id)
         if scope is not None:
@@ -280,10 +296,10 @@ class Executor:
                 await self._execute(record)
             if scope.cancelled_caught:
                 logger.warning("execution %s: stopped, its lease was lost", record.id)
-                self._active.discard(record.id)
+                self._let_go(record.id)
         except LeaseLost as exc:
             logger.warning("execution %s: stopped: %s", record.id, exc.message)
-            self._active.discard(record.id)
+            self._let_go(record.id)
         except Exception as exc:
             logger.exception("execution %s: the executor failed", record.id)
             await self._fail_for_good(record, error_info(exc))
@@ -378,12 +394,7 @@ class Executor:
                     await self.store.save(record)
                     return
                 except StoreUnavailable as exc:
-                    logger.warning(
-                        "execution %s: store unreachable, retrying the final save in %.1f s: %s",
-                        record.id,
-                        delay,
-                        exc.message,
-                    )
+                    logger.warning("execution %s: final save: %s", record.id, exc.message)
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         if patience.cancelled_caught:

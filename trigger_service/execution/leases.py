@@ -92,3 +92,15 @@ class LeaseKeeper:
                     "execution %s: lease lost, another worker took it over", execution_id
                 )
                 self._on_lost(execution_id)
+
+    async def release(self) -> None:
+        """Give up every held lease at once (the worker is stopping), so others may take over."""
+        ids = list(self._held())
+        if not ids:
+            return
+        try:
+            await self.store.renew(self.settings.worker_id, ids, 0)
+        except Exception as exc:
+            logger.warning("could not give up %d lease(s): %s", len(ids), exc)
+        else:
+            logger.info("gave up the leases of %d unfinished execution(s)", len(ids))

@@ -159,6 +159,8 @@ class SqsPoller:
             await self._delete(receipt, "deleted")
             return
         records = await self._wait_all(receipt, ids)
+        # An execution whose lease another worker took while it ran here is that worker's now.
+        elsewhere.update(r.id for r in records if not r.status.final)
         if elsewhere and not last_delivery:
             # Held by a live worker: not ours to run or to acknowledge; look again later.
             await self._leave(receipt, count, delay=int(self.executor.leases.lease_seconds) + 1)

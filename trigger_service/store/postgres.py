@@ -63,8 +63,10 @@ def describe(url: str) -> str:
         parts = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "postgresql://…"
-    host = parts.get("host") or "localhost"
-    return f"postgresql://{host}:{parts.get('port') or 5432}/{parts.get('dbname') or ''}"
+    host, database = str(parts.get("host") or "localhost"), parts.get("dbname") or ""
+    if host.startswith("/"):  # a unix socket directory
+        return f"postgresql:///{database}?host={host}"
+    return f"postgresql://{host}:{parts.get('port') or 5432}/{database}"
 
 
 class PostgresExecutionStore:
