@@ -191,3 +191,73 @@ async def test_file_store_uses_wal_and_survives_reopen(tmp_path: Path) -> None:
         assert mode == "wal"
     finally:
         await reopened.close()
+
+
+async def test_every_write_gets_a_higher_change_sequence(store: SQLiteExecutionStore) -> None:
+    assert await store.last_change() == 0
+    first, second = _record("a"), _record("b")
+    await store.create(first)
+    await store.create(second)
+    first.status = ExecutionStatus.RUNNING
+    await store.save(first)
+    changes = await store.changes(0)
+    assert [(c.record.id, c.sequence) for c in changes] == [(second.id, 2), (first.id, 3)]
+    assert changes[1].record.status is ExecutionStatus.RUNNING
+    assert await store.last_change() == 3
+    assert [c.record.id for c in await store.changes(2)] == [first.id]
+    assert await store.changes(3) == []
+
+
+async def test_changes_of_one_execution_and_in_pages(store: SQLiteExecutionStore) -> None:
+    records = [_record(f"k{i}") for i in range(5)]
+    for record in records:
+        await store.create(record)
+    only = await store.changes(0, execution_id=records[3].id)
+    assert [(c.record.id, c.sequence) for c in only] == [(records[3].id, 4)]
+    page = await store.changes(1, limit=2)
+    assert [c.sequence for c in page] == [2, 3]
+
+
+async def test_a_duplicate_create_writes_no_change(store: SQLiteExecutionStore) -> None:
+    await store.create(_record(idempotency_key="k"))
+    await store.create(_record(idempotency_key="k"))
+    assert await store.last_change() == 1
+
+
+async def test_two_stores_on_one_file_share_the_sequence(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    one, two = SQLiteExecutionStore(path), SQLiteExecutionStore(path)
+    await one.open()
+    await two.open()
+    try:
+        record = _record("x")
+        await one.create(record)
+        record.status = ExecutionStatus.SUCCEEDED
+        await two.save(record)
+        await two.create(_record("y"))
+        assert [c.sequence for c in await one.changes(0)] == [2, 3]
+        assert (await one.changes(0, execution_id=record.id))[0].record.status.final
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_database_without_change_sequences_is_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE executions (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL "
+        "UNIQUE, workflow TEXT NOT NULL, status TEXT NOT NULL, idempotency_key TEXT UNIQUE, "
+        "attempts INTEGER NOT NULL, upload_id TEXT, created_at TEXT NOT NULL, record TEXT "
+        "NOT NULL);"
+    )
+    old.close()
+    store = SQLiteExecutionStore(path)
+    await store.open()
+    try:
+        await store.create(_record("z"))
+        assert [c.sequence for c in await store.changes(0)] == [1]
+    finally:
+        await store.close()

@@ -4,7 +4,7 @@
 default implementation.
 """
 
-from trigger_service.store.protocol import ExecutionPage, ExecutionStore
+from trigger_service.store.protocol import ExecutionPage, ExecutionStore, RecordChange
 from trigger_service.store.sqlite import SQLiteExecutionStore
 
-__all__ = ["ExecutionPage", "ExecutionStore", "SQLiteExecutionStore"]
+__all__ = ["ExecutionPage", "ExecutionStore", "RecordChange", "SQLiteExecutionStore"]

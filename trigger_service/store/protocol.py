@@ -4,6 +4,13 @@ The service talks to an :class:`ExecutionStore`; :mod:`trigger_service.store.sql
 default implementation. A store keeps the record JSON plus the columns the service queries:
 the idempotency key (unique), status, workflow, attempts, the open multipart upload id and
 ``created_at``, by which listings are ordered newest first.
+
+Every ``create`` and ``save`` also stamps the row with a new **change sequence**, a number
+that grows with every write to the store (across every process sharing it). ``changes``
+returns the rows written after a sequence, oldest change first: the live streams
+(:mod:`trigger_service.api.live`) poll it, so they show what every worker does, not only the
+local process. An implementation must never let a reader see sequence ``n + 1`` before ``n``
+is visible (commit order = sequence order), or a poller would skip ``n`` for good.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from trigger_service.records import ExecutionRecord, ExecutionStatus
 #: Largest page ``list`` returns, whatever ``limit`` asks for.
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
+#: How many changes one ``changes`` call returns by default.
+DEFAULT_CHANGES = 500
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,14 @@ class ExecutionPage:
 
     executions: Sequence[ExecutionRecord]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """A record as last written, with the change sequence of that write."""
+
+    sequence: int
+    record: ExecutionRecord
 
 
 class ExecutionStore(Protocol):
@@ -70,6 +87,20 @@ class ExecutionStore(Protocol):
 
     async def unfinished(self) -> list[ExecutionRecord]:
         """Every ``queued`` or ``running`` record, oldest first (for recovery at start)."""
+        ...
+
+    async def changes(
+        self, after: int, *, limit: int = DEFAULT_CHANGES, execution_id: str | None = None
+    ) -> list[RecordChange]:
+        """Records whose last write has a sequence above ``after``, lowest sequence first.
+
+        At most ``limit`` of them; only ``execution_id``'s when given (``after=0`` then reads
+        one record with its sequence). A record written twice since ``after`` appears once.
+        """
+        ...
+
+    async def last_change(self) -> int:
+        """The highest change sequence written so far (0 for an empty store)."""
         ...
 
 

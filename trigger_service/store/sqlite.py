@@ -4,13 +4,18 @@ Every call runs in a worker thread, one at a time (a capacity limiter of one plu
 the connection), so the event loop never waits on disk. A file database uses WAL journaling
 (readers do not block the writer; a crash loses nothing committed). ``path=None`` gives a
 private in-memory database, handy for tests and for the embedded demo.
+
+Writes run in ``BEGIN IMMEDIATE`` transactions that stamp the row with ``MAX(change_seq) + 1``:
+the write lock is taken before the maximum is read, so processes sharing one file get distinct,
+increasing sequences, committed in sequence order (what ``changes`` pollers rely on).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,9 +25,11 @@ import anyio
 from trigger_service.errors import ExecutionNotFound
 from trigger_service.records import ExecutionRecord, ExecutionStatus
 from trigger_service.store.protocol import (
+    DEFAULT_CHANGES,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     ExecutionPage,
+    RecordChange,
     decode_cursor,
     encode_cursor,
 )
@@ -39,12 +46,18 @@ CREATE TABLE IF NOT EXISTS executions (
     attempts INTEGER NOT NULL,
     upload_id TEXT,
     created_at TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    change_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS executions_by_created ON executions (created_at, seq);
 CREATE INDEX IF NOT EXISTS executions_by_status ON executions (status, created_at, seq);
 CREATE INDEX IF NOT EXISTS executions_by_workflow ON executions (workflow, created_at, seq);
 """
+
+#: Databases made before change sequences existed get the column, then its index.
+_CHANGES_COLUMN = "ALTER TABLE executions ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0"
+_CHANGES_INDEX = "CREATE INDEX IF NOT EXISTS executions_by_change ON executions (change_seq)"
+_NEXT_CHANGE = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM executions)"
 
 _UNFINISHED = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 
@@ -82,6 +95,10 @@ class SQLiteExecutionStore:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
         connection.executescript(_SCHEMA)
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(executions)")}
+        if "change_seq" not in columns:
+            connection.execute(_CHANGES_COLUMN)
+        connection.execute(_CHANGES_INDEX)
         self._connection = connection
 
     async def close(self) -> None:
@@ -99,11 +116,16 @@ class SQLiteExecutionStore:
         return await self._run(self._create, record, record.model_dump_json())
 
     def _create(self, record: ExecutionRecord, document: str) -> tuple[ExecutionRecord, bool]:
-        db = self._db()
+        with self._write() as db:
+            return self._insert(db, record, document)
+
+    def _insert(
+        self, db: sqlite3.Connection, record: ExecutionRecord, document: str
+    ) -> tuple[ExecutionRecord, bool]:
         cursor = db.execute(
-            "INSERT INTO executions "
-            "(id, workflow, status, idempotency_key, attempts, upload_id, created_at, record) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            "INSERT INTO executions (id, workflow, status, idempotency_key, attempts, "
+            "upload_id, created_at, record, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+            f"{_NEXT_CHANGE}) ON CONFLICT (idempotency_key) DO NOTHING",
             (
                 record.id,
                 record.workflow,
@@ -135,11 +157,12 @@ class SQLiteExecutionStore:
         await self._run(self._save, row)
 
     def _save(self, row: tuple[str, int, str | None, str, str]) -> None:
-        cursor = self._db().execute(
-            "UPDATE executions SET status = ?, attempts = ?, upload_id = ?, record = ? "
-            "WHERE id = ?",
-            row,
-        )
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE executions SET status = ?, attempts = ?, upload_id = ?, record = ?, "
+                f"change_seq = {_NEXT_CHANGE} WHERE id = ?",
+                row,
+            )
         if cursor.rowcount != 1:
             raise ExecutionNotFound(f"no execution {row[-1]!r}")
 
@@ -211,6 +234,41 @@ class SQLiteExecutionStore:
             .fetchall()
         )
         return [_load(row) for row in rows]
+
+    async def changes(
+        self, after: int, *, limit: int = DEFAULT_CHANGES, execution_id: str | None = None
+    ) -> list[RecordChange]:
+        """Records last written after sequence ``after``, lowest sequence first."""
+        return await self._run(self._changes, after, max(1, limit), execution_id)
+
+    def _changes(self, after: int, limit: int, execution_id: str | None) -> list[RecordChange]:
+        sql = "SELECT record, change_seq FROM executions WHERE change_seq > ?"
+        params: list[Any] = [after]
+        if execution_id is not None:
+            sql += " AND id = ?"
+            params.append(execution_id)
+        rows = self._db().execute(f"{sql} ORDER BY change_seq LIMIT ?", (*params, limit))
+        return [RecordChange(sequence=row[1], record=_load(row)) for row in rows.fetchall()]
+
+    async def last_change(self) -> int:
+        """The highest change sequence written so far."""
+        return await self._run(self._last_change)
+
+    def _last_change(self) -> int:
+        row = self._db().execute("SELECT COALESCE(MAX(change_seq), 0) FROM executions")
+        return int(row.fetchone()[0])
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database's write lock from its start."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
