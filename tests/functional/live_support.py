@@ -1,0 +1,67 @@
+"""A service app served by uvicorn on loopback in a thread, and a step the test releases.
+
+Streams and pages need a real HTTP server (an in-process ASGI transport buffers whole
+responses). The ``hold`` step (``tests.functional.live_support:hold``) forwards nothing until
+the test sets the :class:`threading.Event` named by its ``name`` parameter, so a test (or a
+browser) can watch an execution while it is running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+
+from steps import StepContext
+from tests.conftest import free_port
+from trigger_service.api.app import create_app
+from trigger_service.service import ServiceConfig
+
+#: Events of the ``hold`` step by name; set one to let its executions go on.
+HOLDS: dict[str, threading.Event] = {}
+
+
+async def hold(ctx: StepContext) -> None:
+    """Forward chunks once ``HOLDS[name]`` is set (or after 30 s), ``delay`` s apart."""
+    event = HOLDS.setdefault(ctx.params.name, threading.Event())
+    delay = float(getattr(ctx.params, "delay", 0))
+    await anyio.to_thread.run_sync(event.wait, 30, abandon_on_cancel=True)
+    async for chunk in ctx.input:
+        await anyio.sleep(delay)
+        await ctx.write(chunk)
+
+
+def wait_for(check: Callable[[], bool], *, within: float = 20) -> None:
+    """Poll ``check`` until it is true; fails after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        time.sleep(0.02)
+
+
+@contextmanager
+def served(config: ServiceConfig) -> Iterator[tuple[str, Starlette]]:
+    """Serve ``create_app(config)`` on a free loopback port; yields its base URL and app."""
+    port = free_port()
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
