@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+from trigger_service.cli.embedded import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,13 +42,6 @@ READ_TIMEOUT = 900.0
 RANGE_PATCH = (
     "ranged GET reads only the requested range (stock moto reads the whole object per range)"
 )
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def set_credentials(env: dict[str, str] | None = None) -> dict[str, str]:

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 
 from benchmarks.baselines import Marks, compress_params, watermark_params
-from benchmarks.moto_server import free_port, set_credentials, stop_process
+from benchmarks.moto_server import set_credentials, stop_process
+from trigger_service.cli.embedded import free_port
 
 PHOTOS = "photos"
 BYTES = "bytes"

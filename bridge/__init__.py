@@ -18,6 +18,7 @@ from bridge.pipeline import (
     StageContext,
     StageFunction,
     StageInput,
+    root_cause,
     run_pipeline,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "StageMetrics",
     "StageStatus",
     "frame_size",
+    "root_cause",
     "run_pipeline",
 ]

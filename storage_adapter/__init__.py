@@ -17,13 +17,20 @@ from storage_adapter.errors import (
     call_mapped,
     map_client_error,
 )
-from storage_adapter.objects import ObjectInfo, WriteResult, strip_etag, version_or_none
+from storage_adapter.objects import (
+    MAX_KEY_BYTES,
+    ObjectInfo,
+    WriteResult,
+    strip_etag,
+    version_or_none,
+)
 from storage_adapter.reader import RangedReader
 from storage_adapter.retry import RETRYABLE_TRANSFER_ERRORS
 from storage_adapter.transfer import TransferSettings
 from storage_adapter.writer import MultipartWriter
 
 __all__ = [
+    "MAX_KEY_BYTES",
     "RETRYABLE_TRANSFER_ERRORS",
     "AccessDenied",
     "MultipartWriter",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: The longest object key S3 accepts, in bytes of UTF-8.
+MAX_KEY_BYTES = 1024
+
 
 def strip_etag(etag: str | None) -> str | None:
     """An etag without the surrounding quotes (and a weak ``W/`` prefix) servers add."""

@@ -15,17 +15,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
-from botocore.exceptions import ClientError
 
 from storage_adapter.client import StorageIO
-from storage_adapter.errors import InvalidRequest, UploadGone, call_mapped
+from storage_adapter.errors import InvalidRequest, StorageError, UploadGone, call_mapped
 from storage_adapter.objects import WriteResult, strip_etag, version_or_none
 from storage_adapter.retry import RetryPolicy
-from storage_adapter.streams import SinkContext
+from storage_adapter.streams import SinkContext, StageMetricsLike
+from storage_adapter.uploads import abort_open_uploads, completed_output
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +86,17 @@ class MultipartWriter:
         self.first_part_uploaded_at: float | None = None
 
     async def consume(self, ctx: SinkContext) -> None:
-        """Upload full parts as frames arrive; keep the short tail for ``commit``.
+        """The bridge ``Sink`` end: :meth:`write_all` of the stage's input, with its metrics."""
+        await self.write_all(ctx.input, metrics=ctx.metrics)
 
-        A frame that is exactly one part (the default when chunk and part sizes match) is
-        uploaded as it is, without a copy; otherwise frames are cut into a buffer that never
-        holds more than one part.
+    async def write_all(
+        self, chunks: AsyncIterable[bytes], *, metrics: StageMetricsLike | None = None
+    ) -> None:
+        """Upload full parts as chunks arrive; keep the short tail for ``commit``.
+
+        A chunk that is exactly one part (the default when chunk and part sizes match) is
+        uploaded as it is, without a copy; otherwise chunks are cut into a buffer that never
+        holds more than one part. Nothing is completed here: end of input is not success.
         """
         part_size = self.part_size
         buffer = bytearray()
@@ -100,9 +106,9 @@ class MultipartWriter:
             async def dispatch(part: bytes) -> None:
                 await in_flight.acquire()
                 number = await self._next_part_number()
-                group.start_soon(self._upload_part_then_release, number, part, in_flight, ctx)
+                group.start_soon(self._upload_part_then_release, number, part, in_flight, metrics)
 
-            async for frame in ctx.input:
+            async for frame in chunks:
                 self._size += len(frame)
                 with memoryview(frame) as view:
                     offset, length = 0, view.nbytes
@@ -232,15 +238,17 @@ class MultipartWriter:
     def _completed_earlier(self) -> dict[str, Any] | None:
         """The object's HEAD if it is this writer's completed output (marker and size match)."""
         try:
-            head = self.io.client.head_object(Bucket=self.bucket, Key=self.key)
-        except ClientError:
+            found = completed_output(
+                self.io.client, self.bucket, self.key, metadata=self.metadata, size=self._size
+            )
+        except StorageError:
             return None
-        if head.get("Metadata", {}) != self.metadata or head.get("ContentLength") != self._size:
+        if found is None:
             return None
         logger.warning(
             "s3://%s/%s: completed by an attempt whose answer was lost", self.bucket, self.key
         )
-        return dict(head)
+        return {"ETag": found.etag, "VersionId": found.version_id}
 
     def _abort_lost_uploads(self) -> None:
         """Abort uploads of this key that a retried create may have opened unseen.
@@ -251,33 +259,26 @@ class MultipartWriter:
         time cannot be trusted: some stores answer a fixed date). Another writer uploading
         the same key at that moment would see its upload fail, transiently, and retry.
         """
-        listing = self._call(
-            self.io.client.list_multipart_uploads,
-            "ListMultipartUploads",
-            Bucket=self.bucket,
-            Prefix=self.key,
-        )
-        for upload in listing.get("Uploads", []):
-            if upload.get("Key") == self.key and upload.get("UploadId") != self.upload_id:
-                logger.warning("aborting upload %s left by a retried create", upload["UploadId"])
-                self._call(
-                    self.io.client.abort_multipart_upload,
-                    "AbortMultipartUpload",
-                    Bucket=self.bucket,
-                    Key=self.key,
-                    UploadId=upload["UploadId"],
-                )
+        for upload_id in abort_open_uploads(
+            self.io.client, self.bucket, self.key, keep=self.upload_id
+        ):
+            logger.warning("aborted upload %s left by a retried create", upload_id)
 
     async def _upload_part_then_release(
-        self, number: int, data: bytes, in_flight: anyio.Semaphore, ctx: SinkContext
+        self,
+        number: int,
+        data: bytes,
+        in_flight: anyio.Semaphore,
+        metrics: StageMetricsLike | None,
     ) -> None:
         try:
             await self._upload_part(number, data)
         finally:
             in_flight.release()
-        ctx.metrics.extra["parts_uploaded"] = len(self._parts)
-        if self.first_part_uploaded_at is not None:
-            ctx.metrics.extra["first_part_uploaded_at"] = self.first_part_uploaded_at
+        if metrics is not None:
+            metrics.extra["parts_uploaded"] = len(self._parts)
+            if self.first_part_uploaded_at is not None:
+                metrics.extra["first_part_uploaded_at"] = self.first_part_uploaded_at
 
     async def _upload_part(self, number: int, data: bytes) -> None:
         response = await self._with_retry(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -11,6 +10,8 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 from botocore.config import Config
+
+from trigger_service.cli.embedded import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,13 +27,6 @@ os.environ.pop("AWS_PROFILE", None)
 def anyio_backend() -> str:
     """Async tests (``pytest.mark.anyio``) run on asyncio, the backend the service uses."""
     return "asyncio"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

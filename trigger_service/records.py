@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from bridge import StageMetrics
+from storage_adapter import ObjectInfo, WriteResult
 
 
 class ExecutionStatus(StrEnum):
@@ -58,6 +59,17 @@ class ObjectRef(_Record):
     etag: str | None = None
     size: int | None = None
     version_id: str | None = None
+
+    @classmethod
+    def of(cls, stored: ObjectInfo | WriteResult) -> ObjectRef:
+        """The reference of an object the storage adapter read (HEAD) or wrote."""
+        return cls(
+            bucket=stored.bucket,
+            key=stored.key,
+            etag=stored.etag,
+            size=stored.size,
+            version_id=stored.version_id,
+        )
 
 
 class ErrorInfo(_Record):

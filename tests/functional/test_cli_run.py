@@ -115,7 +115,7 @@ def test_run_without_credentials_names_the_problem(
 
 
 def test_run_against_a_dead_endpoint_is_transient(bucket: str, config: Path) -> None:
-    from tests.conftest import free_port
+    from trigger_service.cli.embedded import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"
     code, out, _ = _run(config, dead, "copy", f"s3://{bucket}/incoming/x.bin")

@@ -20,6 +20,7 @@ from storage_adapter import (
     StorageSettings,
     WriteResult,
 )
+from tests.support.storage import MiB
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 import logging
 
 LOG = logging.LoggerAdapter(logging.getLogger("test"), {})
-MiB = 1024 * 1024
 
 
 def _io(endpoint: str) -> StorageIO:
@@ -138,7 +138,7 @@ def test_object_overwritten_while_read_fails_with_object_changed(
 def test_range_failing_mid_body_once_is_retried(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:
-    from tests.faults import Fault, Request, fault_proxy
+    from tests.support.faults import Fault, Request, fault_proxy
 
     digest = _put_random(s3, bucket, "in/flaky.bin", 20 * MiB)
     failed_ranges: set[str] = set()
@@ -159,7 +159,7 @@ def test_range_failing_mid_body_once_is_retried(
 
 
 def test_server_ignoring_range_fails_clearly(s3: S3Client, bucket: str, moto_endpoint: str) -> None:
-    from tests.faults import Fault, Request, fault_proxy
+    from tests.support.faults import Fault, Request, fault_proxy
 
     _put_random(s3, bucket, "in/norange.bin", 6 * MiB)
 
@@ -177,7 +177,7 @@ def test_server_ignoring_range_fails_clearly(s3: S3Client, bucket: str, moto_end
 def test_complete_whose_answer_was_lost_is_recognised_on_retry(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:
-    from tests.faults import Fault, Request, fault_proxy
+    from tests.support.faults import Fault, Request, fault_proxy
 
     digest = _put_random(s3, bucket, "in/lost.bin", 11 * MiB)
     completes: list[str] = []

@@ -10,22 +10,21 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
-from tests.faults import fault_proxy
-from tests.functional.service_support import (
+from tests.support.faults import fault_proxy
+from tests.support.service import (
     GATES,
-    MiB,
     archive_workflows,
     config,
     failing_heads,
-    open_uploads,
     proxied_storage,
     running,
     s3_notification,
     unique,
     wait_final,
-    wait_until,
     workflows,
 )
+from tests.support.storage import MiB, open_uploads
+from tests.support.waiting import eventually
 from trigger_service.execution.executor import INTERRUPTED
 from trigger_service.intake.routing import idempotency_key
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
@@ -218,7 +217,7 @@ async def test_full_queue_answers_429_with_retry_after(
         bucket,
         held={
             "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.functional.service_support:gate": {"name": gate}}],
+            "steps": [{"tests.support.service:gate": {"name": gate}}],
             "output": {"bucket": bucket, "key": "out/{name}"},
         },
     )
@@ -238,7 +237,7 @@ async def test_full_queue_answers_429_with_retry_after(
         async def started() -> bool:
             return service.executor.running == 1
 
-        await wait_until(started)
+        await eventually(started)
         for i in (1, 2):
             assert (await client.post("/events", json=event(i))).status_code == 202
         assert service.executor.queued == 2
@@ -268,7 +267,7 @@ async def test_full_queue_answers_429_with_retry_after(
         async def drained() -> bool:
             return service.executor.queued == 0 and service.executor.running == 0
 
-        await wait_until(drained)
+        await eventually(drained)
         retried = await client.post("/events", json=event(3))
         assert retried.status_code == 202
         again = await client.post("/events", json=event(1))

@@ -16,9 +16,8 @@ from pathlib import Path
 import boto3
 import httpx
 
-from tests.conftest import free_port
-from tests.functional.service_support import unique
-from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, embedded_storage
+from tests.support.service import unique
+from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, embedded_storage, free_port
 
 DEADLINE = 60.0
 

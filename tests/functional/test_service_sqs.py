@@ -11,10 +11,9 @@ import anyio
 import httpx
 import pytest
 
-from tests.faults import fault_proxy
-from tests.functional.service_support import (
+from tests.support.faults import fault_proxy
+from tests.support.service import (
     GATES,
-    MiB,
     archive_workflows,
     config,
     failing_heads,
@@ -24,9 +23,10 @@ from tests.functional.service_support import (
     running,
     unique,
     wait_final,
-    wait_until,
     workflows,
 )
+from tests.support.storage import MiB
+from tests.support.waiting import eventually
 from trigger_service.intake.sqs import SqsSettings
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ async def test_object_put_runs_the_workflow_and_deletes_the_message(
         async def started() -> bool:
             return len(await _executions(client)) == 1
 
-        await wait_until(started)
+        await eventually(started)
         (summary,) = await _executions(client)
         record = await wait_final(client, summary["id"])
         assert record["status"] == "succeeded", record["error"]
@@ -80,7 +80,7 @@ async def test_object_put_runs_the_workflow_and_deletes_the_message(
             return deleted and queue_size(sqs, queue.url) == 0
 
         # The S3 test event, the object's event and the output's own event: all acknowledged.
-        await wait_until(acknowledged)
+        await eventually(acknowledged)
         assert len(await _executions(client)) == 1
         metrics = (await client.get("/metrics")).text
         assert 'bucketstream_executions_total{status="succeeded",workflow="archive"} 1.0' in metrics
@@ -111,7 +111,7 @@ async def test_multipart_upload_double_event_starts_one_execution(
         async def drained() -> bool:
             return queue_size(sqs, queue.url) == 0 and service.executor.running == 0
 
-        await wait_until(drained)
+        await eventually(drained)
         (summary,) = await _executions(client)
         record = await wait_final(client, summary["id"])
         assert record["status"] == "succeeded"
@@ -151,7 +151,7 @@ async def test_an_output_landing_on_another_trigger_starts_nothing(
                 and executions[0]["status"] == "succeeded"
             )
 
-        await wait_until(settled)
+        await eventually(settled)
         (record,) = await _executions(client)
         assert record["workflow"] == "stage"
         assert s3.list_objects_v2(Bucket=bucket, Prefix="final/").get("KeyCount") == 0
@@ -194,7 +194,7 @@ async def test_transient_failure_is_retried_on_redelivery_then_deleted(
                 executions = await _executions(client)
                 return bool(executions) and executions[0]["status"] == "succeeded"
 
-            await wait_until(succeeded)
+            await eventually(succeeded)
             (record,) = await _executions(client)
             assert record["attempts"] == 2
             assert len(log.injected) == 1
@@ -202,7 +202,7 @@ async def test_transient_failure_is_retried_on_redelivery_then_deleted(
             async def drained() -> bool:
                 return queue_size(sqs, queue.url) == 0
 
-            await wait_until(drained)
+            await eventually(drained)
             metrics = (await client.get("/metrics")).text
             assert 'bucketstream_sqs_messages_total{outcome="redelivered"} 1.0' in metrics
 
@@ -221,7 +221,7 @@ async def test_message_is_deleted_after_max_receive_and_the_failure_recorded(
             async def gave_up() -> bool:
                 return len(log.injected) == 2 and queue_size(sqs, queue.url) == 0
 
-            await wait_until(gave_up)
+            await eventually(gave_up)
             (record,) = await _executions(client)
             assert record["status"] == "failed"
             assert record["error"]["code"] == "StorageUnavailable"
@@ -245,7 +245,7 @@ async def test_an_object_that_cannot_be_looked_at_is_recorded_failed_at_max_rece
             async def recorded() -> bool:
                 return bool(await _executions(client)) and queue_size(sqs, queue.url) == 0
 
-            await wait_until(recorded)
+            await eventually(recorded)
             (record,) = await _executions(client)
             assert record["status"] == "failed"
             assert record["error"]["code"] == "StorageUnavailable"
@@ -263,7 +263,7 @@ async def test_visibility_is_extended_while_the_execution_runs(
         bucket,
         held={
             "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.functional.service_support:gate": {"name": gate}}],
+            "steps": [{"tests.support.service:gate": {"name": gate}}],
             "output": {"bucket": bucket, "key": "out/{name}"},
         },
     )
@@ -275,7 +275,7 @@ async def test_visibility_is_extended_while_the_execution_runs(
         async def started() -> bool:
             return service.executor.running == 1
 
-        await wait_until(started)
+        await eventually(started)
         # Held for twice the visibility timeout: without the heartbeat the message would
         # come back and be handled again (counted as a duplicate event).
         await anyio.sleep(2 * settings.visibility_timeout)
@@ -284,7 +284,7 @@ async def test_visibility_is_extended_while_the_execution_runs(
         async def acknowledged() -> bool:
             return queue_size(sqs, queue.url) == 0 and service.executor.running == 0
 
-        await wait_until(acknowledged)
+        await eventually(acknowledged)
         metrics = (await client.get("/metrics")).text
         assert 'outcome="duplicate"' not in metrics
         assert 'bucketstream_events_total{outcome="started",source="sqs"} 1.0' in metrics
@@ -303,7 +303,7 @@ async def test_unparseable_message_is_dropped(
             counted = 'bucketstream_sqs_messages_total{outcome="dropped"} 1.0' in metrics
             return counted and queue_size(sqs, url) == 0
 
-        await wait_until(dropped)
+        await eventually(dropped)
 
 
 def test_sqs_settings_are_validated() -> None:

@@ -16,19 +16,12 @@ import uvicorn
 from starlette.types import ASGIApp, Message
 
 from storage_adapter import TransferSettings
-from tests.conftest import free_port
-from tests.functional.service_support import (
-    MiB,
-    config,
-    dumps,
-    open_uploads,
-    running,
-    s3_notification,
-    wait_until,
-    workflows,
-)
+from tests.support.service import config, dumps, running, s3_notification, workflows
+from tests.support.storage import MiB, open_uploads
+from tests.support.waiting import eventually
 from trigger_service.api.app import create_app
 from trigger_service.api.sync import FIRST_STREAMED_AT, SyncExecutionFailed
+from trigger_service.cli.embedded import free_port
 from trigger_service.service import Service
 from trigger_service.workflows.model import Workflows
 
@@ -326,7 +319,7 @@ async def test_over_real_http_the_response_is_chunked(
         async def started() -> bool:
             return server.started
 
-        await wait_until(started)
+        await eventually(started)
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=30) as client:
             async with client.stream(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.functional.service_support import (
+from tests.support.service import (
     archive_workflows,
     config,
     dumps,

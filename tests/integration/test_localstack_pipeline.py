@@ -12,16 +12,9 @@ import anyio
 from PIL import Image
 
 from storage_adapter import StorageIO, StorageSettings, TransferSettings
-from tests.functional.service_support import (
-    config,
-    notify_queue,
-    open_uploads,
-    queue_size,
-    running,
-    unique,
-    wait_until,
-    workflows,
-)
+from tests.support.service import config, notify_queue, queue_size, running, unique, workflows
+from tests.support.storage import MiB, open_uploads
+from tests.support.waiting import eventually
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.records import ExecutionRecord, ObjectRef
 from trigger_service.store.protocol import ExecutionStore
@@ -29,8 +22,6 @@ from trigger_service.store.protocol import ExecutionStore
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
-
-MiB = 1024 * 1024
 
 
 def _storage(endpoint: str) -> StorageSettings:
@@ -121,8 +112,8 @@ def test_sqs_notification_path_with_image_workflow(
                 found[:] = [r for r in page.executions if r.status.final]
                 return bool(found)
 
-            await wait_until(finished, within=60, interval=0.2)
-            await wait_until(
+            await eventually(finished, within=60, interval=0.2)
+            await eventually(
                 lambda: anyio.to_thread.run_sync(
                     lambda: queue_size(localstack_sqs, queue.url) == 0
                 ),

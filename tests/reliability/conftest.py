@@ -14,8 +14,8 @@ import httpx
 import pytest
 from botocore.config import Config
 
-from tests.conftest import free_port
-from tests.reliability.support import wait_for
+from tests.support.waiting import wait_for
+from trigger_service.cli.embedded import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -22,9 +22,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.functional.service_support import config, running, s3_notification, unique
 from tests.reliability.corpus import gzip_cases, image_cases
-from tests.reliability.support import eventually, keys_under, open_uploads, read_object
+from tests.support.service import config, running, s3_notification, unique
+from tests.support.storage import keys_under, open_uploads, read_object
+from tests.support.waiting import eventually
 from trigger_service.workflows.model import Workflows, parse_workflows
 
 if TYPE_CHECKING:

@@ -25,17 +25,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.faults import Fault, Request, fault_proxy
-from tests.functional.service_support import notify_queue, queue_size, unique
-from tests.reliability.serving import ServeProcess, describe_queue, expire_visibility
-from tests.reliability.support import (
-    KiB,
-    MiB,
-    open_uploads,
-    read_object,
-    versions_under,
-    wait_for,
-)
+from tests.support.faults import Fault, Request, fault_proxy
+from tests.support.service import notify_queue, queue_size, unique
+from tests.support.serving import ServeProcess, describe_queue, expire_visibility
+from tests.support.storage import KiB, MiB, open_uploads, read_object, versions_under
+from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

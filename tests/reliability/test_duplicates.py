@@ -17,7 +17,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.functional.service_support import (
+from tests.support.service import (
     GATES,
     config,
     queue_size,
@@ -27,7 +27,8 @@ from tests.functional.service_support import (
     wait_final,
     workflows,
 )
-from tests.reliability.support import MiB, eventually, keys_under, open_uploads, read_object
+from tests.support.storage import MiB, keys_under, open_uploads, read_object
+from tests.support.waiting import eventually
 from trigger_service.workflows.model import Workflows
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def gated_flows(bucket: str, gate: str) -> Workflows:
         bucket,
         held={
             "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.functional.service_support:gate": {"name": gate}}],
+            "steps": [{"tests.support.service:gate": {"name": gate}}],
             "output": {"bucket": bucket, "key": "processed/{key}"},
             "retry": {"attempts": 1, "backoff_seconds": 0},
         },

@@ -29,7 +29,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.functional.service_support import (
+from tests.support.service import (
     GATES,
     config,
     notify_queue,
@@ -39,8 +39,9 @@ from tests.functional.service_support import (
     unique,
     workflows,
 )
-from tests.reliability.serving import ServeProcess
-from tests.reliability.support import MiB, eventually, keys_under, open_uploads
+from tests.support.serving import ServeProcess
+from tests.support.storage import MiB, keys_under, open_uploads
+from tests.support.waiting import eventually
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -310,7 +311,7 @@ async def test_a_notification_cut_short_by_a_full_queue_completes_on_retry_witho
         bucket,
         held={
             "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.functional.service_support:gate": {"name": gate}}],
+            "steps": [{"tests.support.service:gate": {"name": gate}}],
             "output": {"bucket": bucket, "key": "out/{key}"},
         },
     )

@@ -24,16 +24,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.functional.service_support import (
-    archive_workflows,
-    config,
-    running,
-    s3_notification,
-    unique,
-)
-from tests.reliability.support import keys_under, open_uploads
+from storage_adapter import MAX_KEY_BYTES
+from tests.support.service import archive_workflows, config, running, s3_notification, unique
+from tests.support.storage import keys_under, open_uploads
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
-from trigger_service.workflows.keys import MAX_KEY_BYTES, KeyTemplate
+from trigger_service.workflows.keys import KeyTemplate
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

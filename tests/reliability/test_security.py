@@ -26,7 +26,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from tests.functional.service_support import (
+from tests.support.service import (
     archive_workflows,
     config,
     notify_queue,
@@ -36,8 +36,9 @@ from tests.functional.service_support import (
     unique,
     wait_final,
 )
-from tests.reliability.serving import REPOSITORY, ServeProcess
-from tests.reliability.support import keys_under, open_uploads, wait_for
+from tests.support.serving import REPOSITORY, ServeProcess
+from tests.support.storage import keys_under, open_uploads
+from tests.support.waiting import wait_for
 from trigger_service.api import auth
 from trigger_service.api.auth import RequestAuth, sign
 from trigger_service.cli.commands import main

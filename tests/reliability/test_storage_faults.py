@@ -15,18 +15,9 @@ import anyio
 import pytest
 
 from storage_adapter import TransferSettings
-from tests.faults import Fault, FaultLog, Request, SeededFaults, fault_proxy
-from tests.reliability.support import (
-    KiB,
-    MiB,
-    engine,
-    execute,
-    fault_free_output,
-    gzip_workflow,
-    keys_under,
-    open_uploads,
-    read_object,
-)
+from tests.support.engine import engine, execute, fault_free_output, gzip_workflow
+from tests.support.faults import Fault, FaultLog, Request, SeededFaults, fault_proxy
+from tests.support.storage import KiB, MiB, keys_under, open_uploads, read_object
 from trigger_service.records import ExecutionRecord, ExecutionStatus
 from trigger_service.workflows.model import Workflow
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import anyio
 import pytest
 from anyio import wait_all_tasks_blocked
@@ -18,35 +16,9 @@ from bridge import (
     StageStatus,
     run_pipeline,
 )
+from tests.support.fakes import MemorySink
 
 pytestmark = pytest.mark.anyio
-
-
-@dataclass
-class MemorySink:
-    """Collects frames; records whether commit or abort was called."""
-
-    name: str = "sink"
-    frames: list[bytes] = field(default_factory=list)
-    committed: bool = False
-    aborted: int = 0
-    delay: float = 0.0
-    fail_commit: bool = False
-
-    async def consume(self, ctx: StageContext) -> None:
-        async for frame in ctx.input:
-            if self.delay:
-                await anyio.sleep(self.delay)
-            self.frames.append(frame)
-
-    async def commit(self) -> bytes:
-        if self.fail_commit:
-            raise RuntimeError("commit refused")
-        self.committed = True
-        return b"".join(self.frames)
-
-    async def abort(self) -> None:
-        self.aborted += 1
 
 
 def source_of(frames: list[bytes]) -> Stage:

@@ -10,6 +10,7 @@ from urllib.parse import quote_plus
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from storage_adapter import MAX_KEY_BYTES
 from tests.unit.test_events import (
     AWS_PUT,
     CEPH_PUT,
@@ -23,7 +24,7 @@ from tests.unit.test_events import (
     sns,
 )
 from trigger_service.errors import MalformedEvent
-from trigger_service.events.parse import MAX_KEY_BYTES, ParsedNotification, parse_notification
+from trigger_service.events.parse import ParsedNotification, parse_notification
 
 FAST = settings(max_examples=200, deadline=None)
 

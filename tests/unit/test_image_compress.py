@@ -19,7 +19,7 @@ from steps.image import (
 )
 from steps.image.codec.modes import cmyk_to_rgb
 from steps.image.ops.compress import fit_within
-from tests.unit.test_image_samples import (
+from tests.support.images import (
     GREEN,
     RED,
     animated_gif,

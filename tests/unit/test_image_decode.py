@@ -20,7 +20,7 @@ from steps.errors import (
 from steps.image import DecodeParams, decode_bytes
 from steps.image.codec.decode import DecodeProgress, decode_stream, draft_request
 from steps.image.codec.streams import ChunkReader
-from tests.unit.test_image_samples import (
+from tests.support.images import (
     animated_gif,
     encode,
     eps_header,

@@ -10,7 +10,7 @@ from steps.errors import EncodeFailed
 from steps.image import EncodeOptions, Picture, decode_bytes
 from steps.image.codec.encode import encode_picture, target_format
 from steps.image.codec.streams import CHUNK_SIZE, ChunkWriter
-from tests.unit.test_image_samples import encode, noise, open_bytes, srgb_profile
+from tests.support.images import encode, noise, open_bytes, srgb_profile
 
 
 def big_picture(**options: object) -> Picture:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from steps.image.codec.exif import EXIF_HEADER, CorruptExif, parse_exif, remove_tag
-from tests.unit.test_image_samples import exif_with_orientation
+from tests.support.images import exif_with_orientation
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

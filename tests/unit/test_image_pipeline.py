@@ -16,32 +16,12 @@ from bridge import PipelineResult, Stage, StageContext, StageFailed, run_pipelin
 from steps.errors import EmptyInput, ImageTooLarge, InvalidImage, TruncatedImage
 from steps.image.codec.decode import decode_overlap
 from steps.image.codec.streams import CHUNK_SIZE
-from tests.unit.test_image_samples import encode, noise, open_bytes, png_declaring
+from tests.support.fakes import MemorySink
+from tests.support.images import encode, noise, open_bytes, png_declaring
 
 pytestmark = pytest.mark.anyio
 
 LOG = logging.LoggerAdapter(logging.getLogger("tests.image"), {"execution": "test"})
-
-
-@dataclass
-class MemorySink:
-    """Collects output chunks; only commit makes them the result."""
-
-    name: str = "sink"
-    chunks: list[bytes] = field(default_factory=list)
-    committed: bool = False
-    aborted: bool = False
-
-    async def consume(self, ctx: StageContext) -> None:
-        async for chunk in ctx.input:
-            self.chunks.append(bytes(chunk))
-
-    async def commit(self) -> bytes:
-        self.committed = True
-        return b"".join(self.chunks)
-
-    async def abort(self) -> None:
-        self.aborted = True
 
 
 @dataclass

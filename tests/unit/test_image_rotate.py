@@ -7,14 +7,7 @@ from PIL import Image, ImageChops
 from pydantic import ValidationError
 
 from steps.image import Picture, RotateParams, decode_bytes, rotate_picture
-from tests.unit.test_image_samples import (
-    GREEN,
-    RED,
-    close,
-    corner_colours,
-    marker_image,
-    oriented_jpeg,
-)
+from tests.support.images import GREEN, RED, close, corner_colours, marker_image, oriented_jpeg
 
 
 def picture_of(image: Image.Image) -> Picture:

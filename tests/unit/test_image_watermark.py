@@ -20,7 +20,7 @@ from steps.image import (
     watermark_picture,
 )
 from steps.image.ops.watermark import WatermarkResources, composite, placements, prepare_watermark
-from tests.unit.test_image_samples import animated_gif, encode, oriented_jpeg
+from tests.support.images import animated_gif, encode, oriented_jpeg
 
 GREY = (128, 128, 128)
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")

@@ -9,13 +9,15 @@ import pytest
 from storage_adapter import ObjectInfo
 from trigger_service.events.parse import ObjectEvent
 from trigger_service.intake.routing import (
-    REASON_DIRECT_UPLOAD,
-    REASON_EXECUTION_OUTPUT,
     REASON_NO_WORKFLOW,
-    REASON_OWN_OUTPUT,
     idempotency_key,
     ignore_reason,
     route_event,
+)
+from trigger_service.workflows.loops import (
+    REASON_DIRECT_UPLOAD,
+    REASON_EXECUTION_OUTPUT,
+    REASON_OWN_OUTPUT,
     under_own_output,
 )
 from trigger_service.workflows.model import Workflows, parse_workflows

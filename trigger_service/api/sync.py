@@ -19,18 +19,17 @@ import logging
 import mimetypes
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
 
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from bridge import StageMetrics
+from bridge import root_cause
 from storage_adapter import MultipartWriter, StorageIO
 from trigger_service.errors import ClientDisconnected
 from trigger_service.execution.executor import Executor, Reservation
-from trigger_service.intake.routing import UPLOAD_METADATA_KEY
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
+from trigger_service.workflows.loops import upload_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
@@ -62,23 +61,6 @@ def direct_upload_key(execution_id: str, content_type: str | None) -> str:
     return f"{DIRECT_UPLOAD_PREFIX}{execution_id}{extension or ''}"
 
 
-def _first_error(error: BaseException) -> BaseException:
-    """The first leaf of (nested) exception groups that is not a cancellation."""
-    if not isinstance(error, BaseExceptionGroup):
-        return error
-    for inner in error.exceptions:
-        leaf = _first_error(inner)
-        if not isinstance(leaf, anyio.get_cancelled_exc_class()):
-            return leaf
-    return error
-
-
-@dataclass
-class _UploadContext:
-    input: AsyncIterator[bytes]
-    metrics: StageMetrics
-
-
 async def upload_stream(
     io: StorageIO,
     bucket: str,
@@ -98,25 +80,19 @@ async def upload_stream(
         part_size=part_size,
         parts_in_flight=parts_in_flight,
         content_type=content_type or "application/octet-stream",
-        metadata={UPLOAD_METADATA_KEY: execution_id},
+        metadata=upload_marker(execution_id),
     )
     try:
-        await writer.consume(_UploadContext(chunks, StageMetrics("upload")))
+        await writer.write_all(chunks)
         result = await writer.commit()
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
             await writer.abort()
-        cause = _first_error(exc)
+        cause = root_cause(exc)
         if cause is not exc and isinstance(cause, Exception):
             raise cause from exc
         raise
-    return ObjectRef(
-        bucket=result.bucket,
-        key=result.key,
-        etag=result.etag,
-        size=result.size,
-        version_id=result.version_id,
-    )
+    return ObjectRef.of(result)
 
 
 class SyncExecution:

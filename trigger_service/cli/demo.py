@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import threading
 import time
 import urllib.request
@@ -31,7 +30,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from trigger_service.api.app import create_app
-from trigger_service.cli.embedded import EmbeddedStorage, embedded_storage
+from trigger_service.cli.embedded import EmbeddedStorage, embedded_storage, free_port
 from trigger_service.cli.samples import Sample, demo_samples
 from trigger_service.cli.settings import transfer_from_env
 from trigger_service.intake.sqs import SqsSettings
@@ -81,12 +80,6 @@ class Outcome:
             error = self.record.get("error") or {}
             return status == "failed" and error.get("code") in EXPECTED_FAILURES[self.name]
         return status == "succeeded" and self.output is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -196,7 +189,7 @@ def run_demo(
             sqs_endpoint_url=storage.endpoint_url,
             sqs=SqsSettings(wait_seconds=1),
         )
-        with _service(config, _free_port()) as api:
+        with _service(config, free_port()) as api:
             console.print(f"Embedded S3 + SQS: {storage.endpoint_url}   status API: {api}")
             outcomes = _process(storage, api, samples, console, timeout)
             _save(storage, outcomes, output_dir)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -40,6 +41,13 @@ _CREDENTIAL_VARIABLES = {
     "AWS_PROFILE": None,
     "AWS_DEFAULT_PROFILE": None,
 }
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a server started next)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Literal, cast
 
 from storage_adapter import StorageSettings, TransferSettings
-
-MiB = 1024 * 1024
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -58,11 +55,3 @@ def transfer_from_env(env: Mapping[str, str] | None = None) -> TransferSettings:
         parts_in_flight=_env_int(env, "BUCKETSTREAM_PARTS_IN_FLIGHT", defaults.parts_in_flight),
         channel_capacity=_env_int(env, "BUCKETSTREAM_CHANNEL_CAPACITY", defaults.channel_capacity),
     )
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """Everything the service needs besides the workflow file."""
-
-    storage: StorageSettings = field(default_factory=StorageSettings)
-    transfer: TransferSettings = field(default_factory=TransferSettings)

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from storage_adapter import MAX_KEY_BYTES
 from trigger_service.errors import MalformedEvent
-from trigger_service.events.types import MAX_KEY_BYTES
 
 _PREVIEW_CHARS = 100
 _MAX_SIZE = 2**63 - 1

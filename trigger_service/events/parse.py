@@ -30,7 +30,6 @@ from trigger_service.events.fields import check_object_key
 from trigger_service.events.records import is_object_event_name, parse_record
 from trigger_service.events.types import (
     MAX_ENVELOPE_DEPTH,
-    MAX_KEY_BYTES,
     MAX_RECORDS,
     REASON_NOT_OBJECT_EVENT,
     REASON_SUBSCRIPTION,
@@ -42,7 +41,6 @@ from trigger_service.events.types import (
 )
 
 __all__ = [
-    "MAX_KEY_BYTES",
     "MAX_RECORDS",
     "REASON_NOT_OBJECT_EVENT",
     "REASON_SUBSCRIPTION",

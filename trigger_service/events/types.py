@@ -8,7 +8,6 @@ from datetime import datetime
 #: Most records one notification body may hold; more is treated as malformed.
 MAX_RECORDS = 1000
 #: Longest object key S3 and OBS accept, in bytes of UTF-8.
-MAX_KEY_BYTES = 1024
 #: How many envelopes (SNS, SMN, CloudEvents) may wrap the notification itself.
 MAX_ENVELOPE_DEPTH = 3
 

@@ -32,12 +32,12 @@ from trigger_service.records import (
     StepRecord,
     utc_now,
 )
+from trigger_service.workflows.loops import REASON_EXECUTION_OUTPUT, marker_reason, output_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
 
 #: User-metadata key marking objects written by an execution (``x-amz-meta-…`` on the wire).
-MARKER_METADATA_KEY = "bucketstream-execution"
 
 ProgressCallback = Callable[[ExecutionRecord], Awaitable[None]]
 
@@ -99,13 +99,7 @@ class ExecutionEngine:
         else:
             record.status = ExecutionStatus.SUCCEEDED
             if store_output:
-                record.output = ObjectRef(
-                    bucket=result.bucket,
-                    key=result.key,
-                    etag=result.etag,
-                    size=result.size,
-                    version_id=result.version_id,
-                )
+                record.output = ObjectRef.of(result)
         record.upload_id = None
         record.finished_at = utc_now()
         await report()
@@ -133,18 +127,10 @@ class ExecutionEngine:
             read_ahead=transfer.read_ahead,
         )
         info = await reader.stat()
-        record.input = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=info.version_id,
-        )
-        if MARKER_METADATA_KEY in info.metadata:
-            raise LoopPrevented(
-                f"s3://{info.bucket}/{info.key} was written by execution "
-                f"{info.metadata[MARKER_METADATA_KEY]}; outputs are never processed again"
-            )
+        record.input = ObjectRef.of(info)
+        loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
+        if loop is not None and loop.reason == REASON_EXECUTION_OUTPUT:
+            raise LoopPrevented(loop.detail)
         output_key = workflow.output_key.render(
             info.key, execution_id=record.id, output_format=workflow.output_format
         )
@@ -193,7 +179,7 @@ class ExecutionEngine:
             part_size=self.transfer.part_size,
             parts_in_flight=self.transfer.parts_in_flight,
             content_type=workflow.content_type,
-            metadata={MARKER_METADATA_KEY: record.id},
+            metadata=output_marker(record.id),
             on_upload_changed=remember_upload,
         )
         return writer if tee is None else TeeSink(writer, tee)

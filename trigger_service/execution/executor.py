@@ -21,13 +21,16 @@ import math
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from botocore.exceptions import ClientError
 
-from storage_adapter import StorageError, StorageIO
-from trigger_service.errors import Overloaded, TriggerServiceError, UnknownWorkflow
+from storage_adapter import StorageIO
+from trigger_service.errors import Overloaded, UnknownWorkflow
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
-from trigger_service.execution.recovery import abort_uploads_of_output, committed_output
+from trigger_service.execution.recovery import (
+    abort_recorded_upload,
+    abort_uploads_of_output,
+    committed_output,
+)
 from trigger_service.execution.sinks import FrameCallback
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import (
@@ -242,7 +245,7 @@ class Executor:
                     await self._succeeded_before_crash(record, output)
                     continue
                 if record.upload_id is not None:
-                    await abort_upload(io, workflow, record)
+                    await abort_recorded_upload(io, workflow, record)
                     record.upload_id = None
                 await abort_uploads_of_output(io, workflow, record)
                 interrupted = "the service stopped while this execution was running"
@@ -360,57 +363,3 @@ class Executor:
         if self._slots is None:
             raise RuntimeError("the executor is not running")
         return self._slots
-
-
-async def abort_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
-    """Abort ``record.upload_id`` in the workflow's output bucket; True when it was aborted.
-
-    The key is rendered again from the output template; if the upload is not found under it
-    (the template changed), the bucket's open uploads are searched for the id.
-    """
-    upload_id = record.upload_id
-    if upload_id is None:
-        return False
-    bucket = workflow.output.bucket
-    client = io.client
-    try:
-        key: str | None = workflow.output_key.render(
-            record.input.key, execution_id=record.id, output_format=workflow.output_format
-        )
-    except TriggerServiceError:
-        key = None
-
-    def find_key() -> str | None:
-        paginator = client.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=bucket):
-            for upload in page.get("Uploads", []):
-                if upload.get("UploadId") == upload_id:
-                    return upload.get("Key")
-        return None
-
-    def abort(key: str) -> bool:
-        try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchUpload", "404"}:
-                return False
-            raise
-        return True
-
-    try:
-        if key is not None and await io.call(abort, key):
-            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
-            return True
-        found = await io.call(find_key)
-        if found is not None and await io.call(abort, found):
-            logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
-            return True
-    except (ClientError, StorageError, OSError) as exc:
-        logger.warning(
-            "execution %s: could not abort multipart upload %s: %s",
-            record.id,
-            upload_id,
-            exc,
-        )
-        return False
-    return False

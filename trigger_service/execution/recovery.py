@@ -13,14 +13,12 @@ Two crash windows need more than aborting the stored upload id:
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from botocore.exceptions import ClientError
-
-from storage_adapter import StorageError, StorageIO, strip_etag, version_or_none
+from storage_adapter import StorageError, StorageIO
+from storage_adapter.uploads import abort_open_uploads, abort_upload_by_id, completed_output
 from trigger_service.errors import TriggerServiceError
-from trigger_service.execution.engine import MARKER_METADATA_KEY
 from trigger_service.records import ExecutionRecord, ObjectRef
+from trigger_service.workflows.loops import output_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
@@ -43,24 +41,42 @@ async def committed_output(
     key = output_key_of(workflow, record)
     if key is None:
         return None
-    bucket = workflow.output.bucket
-
-    def head() -> dict[str, Any] | None:
-        try:
-            return dict(io.client.head_object(Bucket=bucket, Key=key))
-        except ClientError:
-            return None
-
-    response = await io.call(head)
-    if response is None or response.get("Metadata", {}).get(MARKER_METADATA_KEY) != record.id:
+    try:
+        found = await io.call(
+            completed_output,
+            io.client,
+            workflow.output.bucket,
+            key,
+            metadata=output_marker(record.id),
+        )
+    except StorageError as exc:
+        logger.warning("execution %s: could not look for its output: %s", record.id, exc)
         return None
-    return ObjectRef(
-        bucket=bucket,
-        key=key,
-        etag=strip_etag(response.get("ETag")),
-        size=int(response.get("ContentLength", 0)),
-        version_id=version_or_none(response.get("VersionId")),
-    )
+    return None if found is None else ObjectRef.of(found)
+
+
+async def abort_recorded_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
+    """Abort ``record.upload_id`` in the workflow's output bucket; True when it was aborted.
+
+    The key is rendered again from the output template; if the upload is not found under it
+    (the template changed), the bucket's open uploads are searched for the id.
+    """
+    upload_id = record.upload_id
+    if upload_id is None:
+        return False
+    key = output_key_of(workflow, record)
+    try:
+        aborted = await io.call(
+            abort_upload_by_id, io.client, workflow.output.bucket, upload_id, key=key
+        )
+    except StorageError as exc:
+        logger.warning(
+            "execution %s: could not abort multipart upload %s: %s", record.id, upload_id, exc
+        )
+        return False
+    if aborted:
+        logger.info("execution %s: aborted its multipart upload %s", record.id, upload_id)
+    return aborted
 
 
 async def abort_uploads_of_output(
@@ -70,31 +86,9 @@ async def abort_uploads_of_output(
     key = output_key_of(workflow, record)
     if key is None:
         return 0
-    bucket = workflow.output.bucket
-    client = io.client
-
-    def sweep() -> int:
-        aborted = 0
-        paginator = client.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=bucket, Prefix=key):
-            for upload in page.get("Uploads", []):
-                if upload.get("Key") != key:
-                    continue
-                try:
-                    client.abort_multipart_upload(
-                        Bucket=bucket, Key=key, UploadId=upload["UploadId"]
-                    )
-                    aborted += 1
-                except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") not in {"NoSuchUpload", "404"}:
-                        raise
-        return aborted
-
     try:
-        aborted = await io.call(sweep)
-    except (ClientError, StorageError, OSError) as exc:
+        aborted = await io.call(abort_open_uploads, io.client, workflow.output.bucket, key)
+    except StorageError as exc:
         logger.warning("execution %s: could not list or abort uploads: %s", record.id, exc)
         return 0
-    if aborted:
-        logger.info("execution %s: aborted %d open upload(s) of %s", record.id, aborted, key)
-    return aborted
+    return len(aborted)

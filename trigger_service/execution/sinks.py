@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
-from bridge import StageContext, StageMetrics
+from bridge import StageContext
 from storage_adapter import MultipartWriter, WriteResult
 
 FrameCallback = Callable[[bytes], Awaitable[None]]
 
 
-class _TeeInput:
-    def __init__(self, source: AsyncIterator[Any], tee: FrameCallback) -> None:
-        self._source = source
-        self._tee = tee
-
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self
-
-    async def __anext__(self) -> Any:
-        frame = await self._source.__anext__()
-        await self._tee(bytes(frame))
-        return frame
-
-
-@dataclass
-class _TeeContext:
-    input: AsyncIterator[Any]
-    metrics: StageMetrics
+async def teed(frames: AsyncIterable[bytes], tee: FrameCallback) -> AsyncIterator[bytes]:
+    """``frames``, each handed to ``tee`` before it is passed on."""
+    async for frame in frames:
+        await tee(bytes(frame))
+        yield frame
 
 
 class TeeSink:
@@ -42,7 +27,7 @@ class TeeSink:
 
     async def consume(self, ctx: StageContext) -> None:
         """Stream each frame to the caller, then to the writer."""
-        await self.writer.consume(_TeeContext(_TeeInput(ctx.input, self._tee), ctx.metrics))
+        await self.writer.write_all(teed(ctx.input, self._tee), metrics=ctx.metrics)
 
     async def commit(self) -> WriteResult:
         """Commit the writer's upload."""

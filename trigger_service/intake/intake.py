@@ -14,17 +14,11 @@ from dataclasses import dataclass
 from trigger_service.errors import LoopPrevented
 from trigger_service.events.parse import IgnoredRecord, ParsedNotification
 from trigger_service.execution.executor import Executor
-from trigger_service.intake.routing import (
-    REASON_EXECUTION_OUTPUT,
-    Router,
-    Start,
-    idempotency_key,
-    ignore_reason,
-    under_own_output,
-)
+from trigger_service.intake.routing import Router, Start, idempotency_key, ignore_reason
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.store.protocol import ExecutionStore
+from trigger_service.workflows.loops import REASON_EXECUTION_OUTPUT, under_own_output
 from trigger_service.workflows.model import Workflows
 
 
@@ -113,23 +107,14 @@ class Intake:
         LoopPrevented for a key under the workflow's own output prefix or an output object.
         """
         workflow = self.workflows.get(workflow_name)
-        where = f"s3://{bucket}/{key}"
-        if under_own_output(workflow, bucket, key):
-            raise LoopPrevented(
-                f"{where} is under workflow {workflow.name!r}'s own output prefix "
-                f"{workflow.output_key.literal_prefix!r}"
-            )
+        own_output = under_own_output(workflow, bucket, key)
+        if own_output is not None:
+            raise LoopPrevented(own_output.detail)
         info = await self.router.head(bucket, key)
         reason = ignore_reason(info)
         if reason is not None and reason.reason == REASON_EXECUTION_OUTPUT:
             raise LoopPrevented(reason.detail)
-        ref = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=info.version_id,
-        )
+        ref = ObjectRef.of(info)
         start = Start(
             workflow=workflow,
             input=ref,

@@ -27,18 +27,12 @@ from storage_adapter import (
     TransientStorageError,
 )
 from trigger_service.events.parse import IgnoredRecord, ObjectEvent
-from trigger_service.execution.engine import MARKER_METADATA_KEY
 from trigger_service.records import ObjectRef
+from trigger_service.workflows.loops import marker_reason, under_own_output
 from trigger_service.workflows.model import Workflow
-
-#: Metadata key marking objects stored by a synchronous execution's direct upload.
-UPLOAD_METADATA_KEY = "bucketstream-upload"
 
 #: Reasons of the :class:`IgnoredRecord` values routing produces.
 REASON_NO_WORKFLOW = "no_matching_workflow"
-REASON_OWN_OUTPUT = "under_output_prefix"
-REASON_EXECUTION_OUTPUT = "execution_output"
-REASON_DIRECT_UPLOAD = "direct_upload"
 REASON_OBJECT_GONE = "object_not_found"
 REASON_OBJECT_CHANGED = "object_changed"
 
@@ -57,12 +51,6 @@ def idempotency_key(
     identity = f"version:{version}" if version else f"etag:{etag}"
     material = json.dumps([workflow, bucket, key, identity])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def under_own_output(workflow: Workflow, bucket: str, key: str) -> bool:
-    """Whether ``s3://bucket/key`` lies under the workflow's own output prefix."""
-    prefix = workflow.output_key.literal_prefix
-    return bool(prefix) and bucket == workflow.output.bucket and key.startswith(prefix)
 
 
 @dataclass(frozen=True)
@@ -84,14 +72,9 @@ def route_event(workflows: Iterable[Workflow], event: ObjectEvent) -> Routing:
             continue
         if not trigger.accepts_key(event.key):
             continue
-        if under_own_output(workflow, event.bucket, event.key):
-            ignored.append(
-                IgnoredRecord(
-                    REASON_OWN_OUTPUT,
-                    f"{where} is under workflow {workflow.name!r}'s output prefix "
-                    f"{workflow.output_key.literal_prefix!r}",
-                )
-            )
+        own_output = under_own_output(workflow, event.bucket, event.key)
+        if own_output is not None:
+            ignored.append(own_output)
             continue
         matched.append(workflow)
     if not matched and not ignored:
@@ -122,19 +105,7 @@ class RoutedEvent:
 
 def ignore_reason(info: ObjectInfo) -> IgnoredRecord | None:
     """Why an existing object must start nothing (an output, a direct upload), or None."""
-    where = f"s3://{info.bucket}/{info.key}"
-    if MARKER_METADATA_KEY in info.metadata:
-        return IgnoredRecord(
-            REASON_EXECUTION_OUTPUT,
-            f"{where} was written by execution {info.metadata[MARKER_METADATA_KEY]}; "
-            "outputs are never processed again",
-        )
-    if UPLOAD_METADATA_KEY in info.metadata:
-        return IgnoredRecord(
-            REASON_DIRECT_UPLOAD,
-            f"{where} is the input of synchronous execution {info.metadata[UPLOAD_METADATA_KEY]}",
-        )
-    return None
+    return marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
 
 
 class Router:
@@ -183,13 +154,8 @@ class Router:
         reason = ignore_reason(info)
         if reason is not None:
             return RoutedEvent(ignored=(*routing.ignored, reason))
-        version_id = event.version_id or info.version_id
-        ref = ObjectRef(
-            bucket=info.bucket,
-            key=info.key,
-            etag=info.etag,
-            size=info.size,
-            version_id=version_id if version_id != "null" else None,
+        ref = ObjectRef.of(info).model_copy(
+            update={"version_id": event.version_id or info.version_id}
         )
         starts = tuple(
             Start(

@@ -14,10 +14,10 @@ import string
 import unicodedata
 from dataclasses import dataclass
 
+from storage_adapter import MAX_KEY_BYTES
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
 
 TEMPLATE_VARIABLES = frozenset({"key", "dir", "name", "stem", "ext", "execution_id"})
-MAX_KEY_BYTES = 1024
 
 #: File extension written for each output format a step can fix.
 FORMAT_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}

@@ -39,6 +39,7 @@ from steps import (
 )
 from trigger_service.errors import UnknownWorkflow, WorkflowConfigError
 from trigger_service.workflows.keys import FORMAT_EXTENSIONS, KeyTemplate
+from trigger_service.workflows.loops import output_could_trigger_itself
 
 MAX_WORKFLOW_FILE_BYTES = 1024 * 1024
 
@@ -150,31 +151,6 @@ class Workflow:
         """The steps with decode/encode stages inserted where frame kinds change."""
         return plan_steps(self.steps, image_options=self.image_options)
 
-    def output_could_trigger_itself(self) -> bool:
-        """True if an output key could match this workflow's own trigger."""
-        if self.output.bucket != self.trigger.bucket:
-            return False
-        out_prefix, in_prefix = self.output_key.literal_prefix, self.trigger.prefix
-        if not (out_prefix.startswith(in_prefix) or in_prefix.startswith(out_prefix)):
-            return False
-        ending = self._output_ending()
-        if not self.trigger.suffix or ending is None:
-            return True
-        ending = ending.lower()
-        return any(
-            ending.endswith(suffix.lower()) or suffix.lower().endswith(ending)
-            for suffix in self.trigger.suffix
-        )
-
-    def _output_ending(self) -> str | None:
-        """The literal end every output key shares (e.g. ``.jpg``), or None if it varies."""
-        template = self.output_key.template
-        fmt = self.output_format
-        if fmt and template.endswith("{ext}"):
-            template = template.removesuffix("{ext}") + FORMAT_EXTENSIONS.get(fmt, fmt)
-        tail = template.rpartition("}")[2]
-        return tail or None
-
 
 @dataclass(frozen=True)
 class Workflows:
@@ -269,7 +245,7 @@ def _build(name: str, spec: WorkflowModel, registry: StepRegistry, source: str) 
         workflow.planned_steps()
     except StepConfigError as exc:
         raise WorkflowConfigError(f"{where}.image: {exc.message}") from None
-    if workflow.output_could_trigger_itself():
+    if output_could_trigger_itself(workflow):
         raise WorkflowConfigError(
             f"{where}.output: outputs in s3://{spec.output.bucket}/"
             f"{template.literal_prefix} could trigger this workflow again; give output.key a "

@@ -40,11 +40,6 @@ def decode_format(name: str) -> str:
     return upper
 
 
-def output_name(pillow_format: str) -> str:
-    """The workflow name (lower case, e.g. ``jpeg``) of a Pillow format name."""
-    return "jpeg" if pillow_format == "MPO" else pillow_format.lower()
-
-
 def sniff_format(prefix: bytes) -> str | None:
     """The format the first bytes of a file announce, or None; never parses further."""
     for name, check in _SIGNATURES:

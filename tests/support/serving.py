@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.conftest import free_port
-from tests.reliability.support import wait_for
+from tests.support.waiting import wait_for
+from trigger_service.cli.embedded import free_port
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HEALTH_DEADLINE = 60.0

@@ -1,27 +1,22 @@
-"""Helpers of the reliability suite: engines, workflows, bucket inspection, deadlines."""
+"""Engines and workflows for tests that run executions without the service."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-
-import anyio
 
 from bridge import Stage, StageContext, run_pipeline
 from steps import to_stage
 from storage_adapter import StorageIO, StorageSettings, TransferSettings
+from tests.support.fakes import MemorySink
+from tests.support.storage import KiB, MiB
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.records import ExecutionRecord, ObjectRef
 from trigger_service.workflows.model import Workflow, Workflows, parse_workflows
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    pass
 
-KiB = 1024
-MiB = 1024 * KiB
 
 #: Small chunks, so even small objects are read with several ranged GETs; the smallest part
 #: size S3 allows (smaller ones are clamped to it), so outputs over 5 MiB go multipart.
@@ -81,30 +76,6 @@ async def execute(
     return await run.execute(workflow, record)
 
 
-class MemorySink:
-    """A pipeline sink collecting the output in memory (visible only on commit)."""
-
-    name = "write"
-
-    def __init__(self) -> None:
-        self._frames: list[bytes] = []
-        self.output: bytes | None = None
-
-    async def consume(self, ctx: StageContext) -> None:
-        """Keep every frame."""
-        async for frame in ctx.input:
-            self._frames.append(bytes(frame))
-
-    async def commit(self) -> bytes:
-        """The whole output."""
-        self.output = b"".join(self._frames)
-        return self.output
-
-    async def abort(self) -> None:
-        """Forget the frames."""
-        self._frames.clear()
-
-
 async def fault_free_output(workflow: Workflow, data: bytes, *, chunk_size: int) -> bytes:
     """What ``workflow``'s steps make of ``data`` read in ``chunk_size`` chunks, no storage."""
 
@@ -114,57 +85,5 @@ async def fault_free_output(workflow: Workflow, data: bytes, *, chunk_size: int)
 
     log = logging.LoggerAdapter(logging.getLogger(__name__), {})
     stages = [Stage("read", source)] + [to_stage(s, log) for s in workflow.planned_steps()]
-    result = await run_pipeline(stages, MemorySink())
+    result = await run_pipeline(stages, MemorySink(name="write"))
     return result.output
-
-
-def open_uploads(s3: S3Client, bucket: str) -> list[str]:
-    """Keys of the multipart uploads still open in ``bucket``."""
-    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
-
-
-def keys_under(s3: S3Client, bucket: str, prefix: str) -> list[str]:
-    """Every key under ``prefix`` (all pages)."""
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [item["Key"] for item in page.get("Contents", [])]
-    return keys
-
-
-def versions_under(s3: S3Client, bucket: str, prefix: str) -> dict[str, int]:
-    """How many versions each key under ``prefix`` has (delete markers excluded)."""
-    counts: dict[str, int] = {}
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        for version in page.get("Versions", []):
-            counts[version["Key"]] = counts.get(version["Key"], 0) + 1
-    return counts
-
-
-def read_object(s3: S3Client, bucket: str, key: str) -> bytes:
-    """The whole body of ``s3://bucket/key``."""
-    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-
-def sha256(data: bytes) -> str:
-    """Hex SHA-256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within: float, interval: float = 0.05
-) -> None:
-    """Poll ``check`` until it is true; ``TimeoutError`` after ``within`` seconds."""
-    with anyio.fail_after(within):
-        while True:
-            if await check():
-                return
-            await anyio.sleep(interval)
-
-
-def wait_for(check: Callable[[], bool], *, within: float, interval: float = 0.1) -> None:
-    """Blocking variant of :func:`eventually`, for tests driving a subprocess."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met within {within} s")
-        time.sleep(interval)

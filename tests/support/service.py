@@ -1,7 +1,7 @@
 """Helpers for the service tests: configs, a running service with an HTTP client, test steps.
 
 The step ``gate`` is referenced from workflows by import path
-(``tests.functional.service_support:gate``): it holds every frame until the test opens the
+(``tests.support.service:gate``): it holds every frame until the test opens the
 gate named by its ``name`` parameter.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,9 @@ import httpx
 
 from steps import StepContext
 from storage_adapter import StorageSettings, TransferSettings
-from tests.faults import Decide, Fault, Request
+from tests.support.faults import Decide, Fault, Request
+from tests.support.storage import MiB
+from tests.support.waiting import eventually
 from trigger_service.api.app import create_app
 from trigger_service.intake.sqs import SqsSettings
 from trigger_service.records import ExecutionRecord
@@ -30,8 +32,6 @@ from trigger_service.workflows.model import Workflows, parse_workflows
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
-
-MiB = 1024 * 1024
 
 #: Gates of the ``gate`` step by name; create them inside the test's event loop.
 GATES: dict[str, anyio.Event] = {}
@@ -135,17 +135,6 @@ async def running(
             yield service, client
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, within: float = 20, interval: float = 0.05
-) -> None:
-    """Poll ``check`` until it is true; fails after ``within`` seconds (a deadlock guard)."""
-    with anyio.fail_after(within):
-        while True:
-            if await check():
-                return
-            await anyio.sleep(interval)
-
-
 async def wait_final(client: httpx.AsyncClient, execution_id: str) -> dict[str, Any]:
     """The execution record once it is final, read over HTTP."""
     record: dict[str, Any] = {}
@@ -155,7 +144,7 @@ async def wait_final(client: httpx.AsyncClient, execution_id: str) -> dict[str, 
         record = (await client.get(f"/executions/{execution_id}")).json()
         return record["status"] in {"succeeded", "failed"}
 
-    await wait_until(final)
+    await eventually(final)
     return record
 
 
@@ -219,11 +208,6 @@ def queue_size(sqs: SQSClient, url: str) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(
         attributes["ApproximateNumberOfMessagesNotVisible"]
     )
-
-
-def open_uploads(s3: S3Client, bucket: str) -> list[str]:
-    """Keys of the multipart uploads still open in ``bucket``."""
-    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
 
 
 def records_of(payload: dict[str, Any]) -> list[ExecutionRecord]:

@@ -1,0 +1,7 @@
+"""Shared test support: servers, fakes, samples, waiting.
+
+``service`` runs the service in-process; ``serving`` runs ``bucketstream serve`` as a process;
+``engine`` runs executions without the service; ``faults`` is a fault-injecting S3 proxy;
+``storage`` inspects buckets; ``images`` makes sample images; ``fakes`` and ``waiting`` are
+small fakes and deadline helpers.
+"""
