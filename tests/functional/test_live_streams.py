@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tests.functional import live_support
-from tests.functional.live_support import HOLDS, served
-from tests.functional.service_support import config, workflows
-from tests.functional.sse_client import events, records
+from tests.support.live import HOLDS, served
+from tests.support.service import config, workflows
+from tests.support.sse import events, records
+from tests.support.waiting import wait_for
 from trigger_service.api import live
 from trigger_service.api.auth import RequestAuth
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MiB = 1024 * 1024
-HOLD = "tests.functional.live_support:hold"
+HOLD = "tests.support.live:hold"
 
 
 def _held(bucket: str, name: str, *, delay: float = 0.0, **specs: Any) -> Any:
@@ -149,7 +149,7 @@ def test_stream_of_every_execution_filters_and_frees_leavers(
         assert first.record["id"] == copy_id and first.record["status"] == "succeeded"
         assert archive_id != copy_id
         feed = app.state.feed
-        live_support.wait_for(lambda: feed.subscribers == 0)
+        wait_for(lambda: feed.subscribers == 0, within=20)
         with client.stream("GET", "/executions/stream", headers={"Last-Event-ID": "0"}) as stream:
             caught_up = set()
             for event in records(stream):

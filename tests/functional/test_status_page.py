@@ -15,9 +15,9 @@ from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.functional.browser_support import REPOSITORY, artifacts_dir, browser
-from tests.functional.live_support import HOLDS, served
-from tests.functional.service_support import config, notify_queue, workflows
+from tests.support.browser import REPOSITORY, artifacts_dir, browser
+from tests.support.live import HOLDS, served
+from tests.support.service import config, notify_queue, workflows
 from trigger_service.api.auth import RequestAuth
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def test_rows_go_live_thumbnails_load_and_keys_stay_text(
         photos={
             "trigger": {"prefix": "incoming/", "suffix": [".jpg"]},
             "steps": [
-                {"tests.functional.live_support:hold": {"name": gate, "delay": 0.05}},
+                {"tests.support.live:hold": {"name": gate, "delay": 0.05}},
                 {"compress": {"max_width": 320, "max_height": 320, "format": "jpeg"}},
             ],
             "output": {"bucket": bucket, "key": "processed/{stem}.{ext}"},

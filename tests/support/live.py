@@ -1,7 +1,7 @@
 """A service app served by uvicorn on loopback in a thread, and a step the test releases.
 
 Streams and pages need a real HTTP server (an in-process ASGI transport buffers whole
-responses). The ``hold`` step (``tests.functional.live_support:hold``) forwards nothing until
+responses). The ``hold`` step (``tests.support.live:hold``) forwards nothing until
 the test sets the :class:`threading.Event` named by its ``name`` parameter, so a test (or a
 browser) can watch an execution while it is running.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import anyio
@@ -18,8 +18,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from steps import StepContext
-from tests.conftest import free_port
 from trigger_service.api.app import create_app
+from trigger_service.cli.embedded import free_port
 from trigger_service.service import ServiceConfig
 
 #: Events of the ``hold`` step by name; set one to let its executions go on.
@@ -34,15 +34,6 @@ async def hold(ctx: StepContext) -> None:
     async for chunk in ctx.input:
         await anyio.sleep(delay)
         await ctx.write(chunk)
-
-
-def wait_for(check: Callable[[], bool], *, within: float = 20) -> None:
-    """Poll ``check`` until it is true; fails after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not hold in time")
-        time.sleep(0.02)
 
 
 @contextmanager
