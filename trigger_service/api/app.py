@@ -28,6 +28,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -37,6 +38,7 @@ from trigger_service.api import live
 from trigger_service.api.access import authenticate_viewer, service_of
 from trigger_service.api.bodies import ObjectRequest, limited_stream, parse_model, read_body
 from trigger_service.api.errors import EXCEPTION_HANDLERS, error_response
+from trigger_service.api.logcontext import ExecutionLogContext
 from trigger_service.api.page import static, status_page
 from trigger_service.api.params import bool_param, int_param, status_param
 from trigger_service.api.preview import preview
@@ -255,7 +257,12 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
             finally:
                 app.state.service = None
 
-    app = Starlette(routes=_ROUTES, exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)
+    app = Starlette(
+        routes=_ROUTES,
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        middleware=[Middleware(ExecutionLogContext)],
+        lifespan=lifespan,
+    )
     if service is not None:
         app.state.service = service
     return app

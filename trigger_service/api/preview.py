@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bridge import Stage, StageContext, StageFailed, run_pipeline
-from steps import configure_step, default_registry, plan_steps, to_stage
+from steps import configure_step, plan_steps, to_stage
+from steps.image import COMPRESS
 from storage_adapter import RangedReader, StorageError
 from trigger_service.api.access import authenticate_viewer
 from trigger_service.api.params import int_param
@@ -111,7 +112,7 @@ async def make_thumbnail(service: Service, source: ObjectRef, edge: int) -> byte
             f"the object is {info.size} bytes; thumbnails are made of at most {MAX_SOURCE_BYTES}"
         )
     thumbnail = configure_step(
-        default_registry().resolve("compress"),
+        COMPRESS,
         {"max_width": edge, "max_height": edge, "format": "webp", "quality": 75},
     )
     log = logging.LoggerAdapter(logger, {"preview": f"{source.bucket}/{source.key}"})

@@ -14,6 +14,7 @@ import click
 from bridge import StageFailed
 from storage_adapter import StorageIO
 from trigger_service.cli.demo import demo
+from trigger_service.cli.logs import LOG_FORMATS, LogFormat, configure_logging, log_format_option
 from trigger_service.cli.serve import serve
 from trigger_service.cli.settings import storage_from_env, transfer_from_env
 from trigger_service.errors import TriggerServiceError
@@ -33,17 +34,23 @@ def _fail(message: str, code: str = "InvalidArgument") -> NoReturn:
 
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    envvar="BUCKETSTREAM_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="Log lines as text or JSON objects (env BUCKETSTREAM_LOG_FORMAT).",
+)
+def main(verbose: int, log_format: LogFormat) -> None:
     """Serverless streaming for S3-compatible object storage."""
     tune_allocator()
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Their DEBUG output carries request headers (Authorization names the access key id).
-    for chatty in ("botocore", "boto3", "s3transfer", "urllib3"):
-        logging.getLogger(chatty).setLevel(max(level, logging.INFO))
+    # botocore & co. stay at INFO at most: their DEBUG output carries request headers.
+    configure_logging(log_format, logging.WARNING - 10 * min(verbose, 2))
 
 
 @main.command()
+@log_format_option
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workflow", "workflow_name", required=True, help="Workflow name in the file.")
 @click.option("--endpoint-url", default=None, help="S3 endpoint (default: boto3's chain).")
@@ -81,6 +88,7 @@ def run(
 
 
 @main.command()
+@log_format_option
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workflow", "workflow_name", required=True, help="Workflow name in the file.")
 @click.option("--endpoint-url", default=None, help="S3 endpoint for s3:// resources (logos).")

@@ -24,6 +24,7 @@ import yaml
 from trigger_service.api.app import create_app
 from trigger_service.api.auth import RequestAuth
 from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, EmbeddedStorage, embedded_storage
+from trigger_service.cli.logs import log_format_option, uvicorn_log_config
 from trigger_service.cli.settings import storage_from_env, transfer_from_env
 from trigger_service.errors import TriggerServiceError
 from trigger_service.service import ServiceConfig, default_concurrency
@@ -79,6 +80,7 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
 
 
 @click.command()
+@log_format_option
 @click.option(
     "--config",
     "config_path",
@@ -182,4 +184,10 @@ def serve(
         if embedded:
             # The embedded queue answers long polls quickly; keep shutdown snappy.
             config = replace(config, sqs=replace(config.sqs, wait_seconds=2))
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(config),
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=uvicorn_log_config(),
+        )

@@ -32,6 +32,7 @@ from trigger_service.execution.recovery import (
     committed_output,
 )
 from trigger_service.execution.sinks import FrameCallback
+from trigger_service.logcontext import log_context
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import (
     ErrorInfo,
@@ -197,13 +198,14 @@ class Executor:
             reservation.release()
             self._running += 1
             try:
-                record = await self.engine.execute(
-                    workflow,
-                    record,
-                    on_progress=self._save_progress,
-                    tee=tee,
-                    store_output=store_output,
-                )
+                with log_context(execution_id=record.id, workflow=workflow.name):
+                    record = await self.engine.execute(
+                        workflow,
+                        record,
+                        on_progress=self._save_progress,
+                        tee=tee,
+                        store_output=store_output,
+                    )
             finally:
                 self._running -= 1
         await self._finish(record)
@@ -276,7 +278,8 @@ class Executor:
     async def _run_in_slot(self, record: ExecutionRecord) -> None:
         assert self._slots is not None
         try:
-            await self._execute(record)
+            with log_context(execution_id=record.id, workflow=record.workflow):
+                await self._execute(record)
         except Exception as exc:
             logger.exception("execution %s: the executor failed", record.id)
             await self._fail_for_good(record, error_info(exc))
