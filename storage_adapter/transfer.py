@@ -35,9 +35,15 @@ class TransferSettings:
     parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT
     channel_capacity: int = DEFAULT_CHANNEL_CAPACITY
 
-    def memory_bound(self, channels: int) -> int:
-        """Most bytes buffered at once by a byte workflow whose pipeline has ``channels``."""
+    def memory_bound(self, steps: int) -> int:
+        """Most bytes one byte workflow of ``steps`` steps holds at once (README, "Memory").
+
+        ``read_ahead × chunk_size`` (ranges in flight) + ``(steps + 1) × (channel_capacity + 1)
+        × chunk_size`` (the channels between read, the steps and write, and the frame each
+        stage holds) + ``(parts_in_flight + 1) × part_size`` (parts uploading and the one being
+        filled). It does not depend on the object's size.
+        """
         reader = self.read_ahead * self.chunk_size
-        in_channels = channels * (self.channel_capacity + 1) * self.chunk_size
-        writer = (self.parts_in_flight + 1) * self.part_size + self.chunk_size
-        return reader + in_channels + writer
+        channels = (steps + 1) * (self.channel_capacity + 1) * self.chunk_size
+        writer = (self.parts_in_flight + 1) * self.part_size
+        return reader + channels + writer

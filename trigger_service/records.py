@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from bridge import StageMetrics
 from storage_adapter import ObjectInfo, WriteResult
+from trigger_service.events.types import ObjectEvent
 
 
 class ExecutionStatus(StrEnum):
@@ -61,8 +62,8 @@ class ObjectRef(_Record):
     version_id: str | None = None
 
     @classmethod
-    def of(cls, stored: ObjectInfo | WriteResult) -> ObjectRef:
-        """The reference of an object the storage adapter read (HEAD) or wrote."""
+    def of(cls, stored: ObjectInfo | WriteResult | ObjectEvent) -> ObjectRef:
+        """The reference of an object read (HEAD), written, or named by an event."""
         return cls(
             bucket=stored.bucket,
             key=stored.key,

@@ -162,9 +162,4 @@ def _provision(
                 "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
             },
         )
-    return EmbeddedStorage(
-        endpoint_url=storage.endpoint_url,
-        queue_url=queue_url,
-        region=storage.region,
-        buckets=storage.buckets,
-    )
+    return replace(storage, queue_url=queue_url)

@@ -25,6 +25,7 @@ from storage_adapter import (
     RangedReader,
     StorageIO,
     TransientStorageError,
+    version_or_none,
 )
 from trigger_service.events.parse import IgnoredRecord, ObjectEvent
 from trigger_service.records import ObjectRef
@@ -42,10 +43,11 @@ def idempotency_key(
 ) -> str:
     """The key that makes one workflow run once per object version (hex SHA-256).
 
-    The version id wins when there is one (``"null"``, an unversioned bucket's, does not
-    count); otherwise the etag. One of them is required.
+    The version id wins when there is one (an unversioned bucket's ``"null"`` does not
+    count, see :func:`~storage_adapter.version_or_none`); otherwise the etag. One of them is
+    required.
     """
-    version = version_id if version_id and version_id != "null" else None
+    version = version_or_none(version_id)
     if version is None and not etag:
         raise ValueError("an idempotency key needs a version id or an etag")
     identity = f"version:{version}" if version else f"etag:{etag}"
@@ -123,8 +125,9 @@ class Router:
         Raises a :class:`~storage_adapter.StorageError`; connection failures and timeouts
         become :class:`~storage_adapter.TransientStorageError`.
         """
-        version = version_id if version_id != "null" else None
-        reader = RangedReader(self.io, bucket, key, etag=etag, version_id=version)
+        reader = RangedReader(
+            self.io, bucket, key, etag=etag, version_id=version_or_none(version_id)
+        )
         try:
             return await reader.stat()
         except (BotoCoreError, OSError) as exc:

@@ -253,13 +253,7 @@ def _failed_record(workflow: str, event: ObjectEvent) -> ExecutionRecord:
     return ExecutionRecord(
         workflow=workflow,
         status=ExecutionStatus.FAILED,
-        input=ObjectRef(
-            bucket=event.bucket,
-            key=event.key,
-            etag=event.etag,
-            size=event.size,
-            version_id=event.version_id,
-        ),
+        input=ObjectRef.of(event),
         source="sqs",
         finished_at=now,
     )
