@@ -139,15 +139,23 @@ def process(
         )
         workflow = workflows.get(workflow_name)
         metrics: list[StageMetrics] = []
-        with ProgressBar(source.name, enabled=progress_wanted(quiet)) as bar:
+        failure: Exception | None = None
+        with (
+            log_context(workflow=workflow.name),
+            ProgressBar(source.name, enabled=progress_wanted(quiet)) as bar,
+        ):
+            if not bar.enabled:
+                return await process_file(workflow, source, destination)
             async with anyio.create_task_group() as group:
-                if bar.enabled:
-                    group.start_soon(_follow, bar, total, metrics)
+                group.start_soon(_follow, bar, total, metrics)
                 try:
-                    with log_context(workflow=workflow.name):
-                        summary = await process_file(workflow, source, destination, metrics=metrics)
+                    summary = await process_file(workflow, source, destination, metrics=metrics)
+                except Exception as exc:  # re-raised outside the group: not wrapped
+                    failure = exc
                 finally:
                     group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
         return summary
 
     try:
