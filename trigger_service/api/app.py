@@ -39,6 +39,7 @@ from trigger_service.api.access import authenticate_viewer, service_of
 from trigger_service.api.bodies import ObjectRequest, limited_stream, parse_model, read_body
 from trigger_service.api.errors import EXCEPTION_HANDLERS, error_response
 from trigger_service.api.logcontext import ExecutionLogContext
+from trigger_service.api.openapi import openapi_document
 from trigger_service.api.page import static, status_page
 from trigger_service.api.params import bool_param, int_param, status_param
 from trigger_service.api.preview import preview
@@ -224,6 +225,7 @@ async def _metrics(request: Request) -> Response:
 _ROUTES = [
     Route("/", status_page, methods=["GET"]),
     Route("/static/{name}", static, methods=["GET"]),
+    Route("/openapi.json", openapi_document, methods=["GET"]),
     Route("/events", _post_events, methods=["POST"]),
     Route("/executions", _list_executions, methods=["GET"]),
     Route("/executions/stream", live.all_events, methods=["GET"]),
