@@ -8,7 +8,7 @@
     ├── AccessDenied            AccessDenied        no
     ├── ObjectChanged           ObjectChanged       no   (etag/size differ from the pinned ones)
     ├── UnexpectedResponse      UnexpectedResponse  no   (e.g. 200 instead of 206 to a range)
-    ├── InvalidRequest          InvalidRequest      no   (4xx the request itself caused)
+    ├── RequestRejected         InvalidRequest      no   (4xx the request itself caused)
     ├── UploadGone              NoSuchUpload        yes  (for the execution, not the request)
     └── TransientStorageError   StorageUnavailable  yes  (5xx, throttling, connection errors
                                                           that outlived every retry)
@@ -65,7 +65,7 @@ class UnexpectedResponse(StorageError):
     code = "UnexpectedResponse"
 
 
-class InvalidRequest(StorageError):
+class RequestRejected(StorageError):
     """The server rejected the request as invalid."""
 
     code = "InvalidRequest"
@@ -145,4 +145,4 @@ def map_client_error(
         )
     if code in _TRANSIENT or status >= 500 or status == 429:
         return TransientStorageError(f"{action} {where}: {detail}", bucket=bucket, key=key)
-    return InvalidRequest(f"{action} {where}: {detail}", bucket=bucket, key=key)
+    return RequestRejected(f"{action} {where}: {detail}", bucket=bucket, key=key)

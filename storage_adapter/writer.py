@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 
 from storage_adapter.client import StorageIO
-from storage_adapter.errors import InvalidRequest, StorageError, UploadGone, call_mapped
+from storage_adapter.errors import RequestRejected, StorageError, UploadGone, call_mapped
 from storage_adapter.objects import WriteResult, strip_etag, version_or_none
 from storage_adapter.retry import RetryPolicy
 from storage_adapter.streams import SinkContext, StageMetricsLike
@@ -205,7 +205,7 @@ class MultipartWriter:
         self._parts_started += 1
         number = self._parts_started
         if number > MAX_PARTS:
-            raise InvalidRequest(
+            raise RequestRejected(
                 f"output s3://{self.bucket}/{self.key} needs more than {MAX_PARTS} parts; "
                 "raise part_size",
                 bucket=self.bucket,
