@@ -177,7 +177,16 @@ def test_streams_and_page_need_the_token(bucket: str, moto_endpoint: str) -> Non
     )
     with served(cfg) as (url, _):
         client = httpx.Client(base_url=url, timeout=30)
-        for path in ("/executions/stream", "/", "/executions", "/executions/x/events"):
+        viewer_paths = (
+            "/executions/stream",
+            "/",
+            "/executions",
+            "/executions/x/events",
+            "/executions/x/preview",
+            "/openapi.json",
+        )
+        assert client.post("/executions/x/retry").status_code == 401
+        for path in viewer_paths:
             refused = client.get(path)
             assert refused.status_code == 401, path
             assert refused.json()["error"]["code"] == "Unauthorized"

@@ -11,12 +11,20 @@
 ``POST /workflows/{name}/sync-executions``  ``{"bucket","key"}`` or raw bytes (direct upload)
                                             → ``200`` output streamed chunked, header
                                             ``X-Execution-Id``; ``?store=false`` stores nothing
+``GET /executions/{id}/events``             Server-Sent Events: ``progress``…, one ``end``
+``GET /executions/stream``                  Server-Sent Events of every execution's changes
+                                            (:mod:`~trigger_service.api.live`)
+``GET /executions/{id}/preview``            a thumbnail of the input or output
+``POST /executions/{id}/retry``             a failed execution queued again
+``GET /``, ``GET /static/{name}``           the status page (:mod:`~trigger_service.api.page`)
+``GET /openapi.json``                       the generated OpenAPI 3.1 document
 ``GET /healthz``, ``GET /metrics``          liveness; Prometheus text
 =========================================== ==================================================
 
 Every error is ``{"error": {"code": ..., "message": ...}}``. A full queue answers ``429`` with
 ``Retry-After``. When authentication is configured (:mod:`trigger_service.api.auth`) every
-endpoint but ``/healthz`` and ``/metrics`` requires it. A synchronous execution that fails
+endpoint but ``/healthz``, ``/metrics`` and the page's static files requires it (the
+read-only views also as ``?token=`` or cookie). A synchronous execution that fails
 after its first byte aborts the connection (no final chunk) so the caller cannot mistake a
 truncated output for a complete one.
 """

@@ -84,9 +84,7 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         {200: Answer("a file of the page", media_type="text/plain", schema={"type": "string"})},
         public=True,
     ),
-    ("/openapi.json", "get"): Operation(
-        {200: Answer("this document", schema={"type": "object"})}, public=True
-    ),
+    ("/openapi.json", "get"): Operation({200: Answer("this document", schema={"type": "object"})}),
     ("/events", "post"): Operation(
         {
             202: Answer("executions started", EventsAnswer),
