@@ -57,6 +57,17 @@ return [...document.querySelectorAll('#rows tr')].map((row) => ({
 """
 
 
+FILTER_SCRIPT = """
+const select = document.getElementById('filter-status');
+select.value = arguments[0];
+select.dispatchEvent(new Event('change'));
+"""
+VISIBLE_ROWS_SCRIPT = """
+return [...document.querySelectorAll('#rows tr')].filter((row) => !row.hidden)
+  .map((row) => ({status: row.dataset.status}));
+"""
+
+
 def _row(driver: Chrome, key: str, status: str | None = None) -> dict[str, Any] | None:
     for row in driver.execute_script(ROWS_SCRIPT):
         if key in row["objects"] and (status is None or row["status"] == status):
@@ -131,6 +142,14 @@ def test_rows_go_live_thumbnails_load_and_keys_stay_text(
         browser.save_screenshot(str(shot))
         if os.environ.get("BUCKETSTREAM_UPDATE_DOCS"):  # the README's picture
             shutil.copyfile(shot, REPOSITORY / "docs" / "status-page.png")
+
+        # the status filter reloads the listing: only the failed execution is left
+        browser.execute_script(FILTER_SCRIPT, "failed")
+        WebDriverWait(browser, 20).until(
+            lambda d: [row["status"] for row in d.execute_script(VISIBLE_ROWS_SCRIPT)] == ["failed"]
+        )
+        browser.execute_script(FILTER_SCRIPT, "")
+        WebDriverWait(browser, 20).until(lambda d: len(d.execute_script(VISIBLE_ROWS_SCRIPT)) == 2)
 
         browser.execute_script(
             "document.querySelector(`#rows tr[data-id='${arguments[0]}'] button.retry`).click()",
