@@ -10,7 +10,10 @@ that grows with every write to the store (across every process sharing it). ``ch
 returns the rows written after a sequence, oldest change first: the live streams
 (:mod:`trigger_service.api.live`) poll it, so they show what every worker does, not only the
 local process. An implementation must never let a reader see sequence ``n + 1`` before ``n``
-is visible (commit order = sequence order), or a poller would skip ``n`` for good.
+is visible (commit order = sequence order), or a poller would skip ``n`` for good: SQLite gets
+it from its single writer; a PostgreSQL store can take the number from a one-row counter
+updated in the writing transaction (``UPDATE … SET seq = seq + 1 RETURNING seq``, which
+serialises the writers' commits), where a plain ``SEQUENCE`` would not.
 """
 
 from __future__ import annotations

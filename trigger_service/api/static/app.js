@@ -5,6 +5,7 @@
 
 const FINAL = new Set(["succeeded", "failed"]);
 const LIMIT = 50;
+const MAX_ROWS = 200; // the oldest rows leave past this, so a page left open stays small
 const records = new Map(); // id -> {record, sequence}
 const rows = new Map(); // id -> <tr>
 const workflows = new Set();
@@ -151,6 +152,7 @@ function render(record) {
   if (previous) previous.replaceWith(row);
   else place(row, record);
   rows.set(record.id, row);
+  trim();
   $("empty").hidden = rows.size > 0;
   refreshWorkflows();
 }
@@ -162,6 +164,16 @@ function place(row, record) {
     if (shown && shown.record.created_at < record.created_at) { body.insertBefore(row, other); return; }
   }
   body.append(row);
+}
+
+function trim() {
+  const body = $("rows");
+  while (body.children.length > MAX_ROWS) {
+    const oldest = body.lastElementChild;
+    rows.delete(oldest.dataset.id);
+    records.delete(oldest.dataset.id);
+    oldest.remove();
+  }
 }
 
 function upsert(record, sequence) {
