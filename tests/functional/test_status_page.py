@@ -9,6 +9,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from PIL import Image
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver import Chrome
@@ -91,6 +92,7 @@ def _wait_row(
     return found
 
 
+@pytest.mark.timeout(900)  # the first use may apt-get install chromium
 def test_rows_go_live_thumbnails_load_and_keys_stay_text(
     browser: Chrome, s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
 ) -> None:
