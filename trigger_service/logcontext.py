@@ -4,7 +4,9 @@
 tasks it starts and worker threads it calls (anyio copies the context into both), and
 :class:`ExecutionContextFilter` copies them onto every log record, so a formatter can print
 them whatever logger wrote the line. Fields a :class:`logging.LoggerAdapter` already put on
-a record (``execution``, ``workflow``, ``step``) count too.
+a record (``execution``, ``workflow``, ``step``) count too, and so does the codebase's
+convention for lines written outside any execution's context (recovery at start, for one):
+a message that starts with ``execution %s`` names the execution in its first argument.
 """
 
 from __future__ import annotations
@@ -43,8 +45,22 @@ class ExecutionContextFilter(logging.Filter):
         bound = _current.get()
         adapter_id = getattr(record, "execution", None)
         if getattr(record, "execution_id", None) is None:
-            record.execution_id = bound.get("execution_id") or adapter_id
+            record.execution_id = bound.get("execution_id") or adapter_id or _named(record)
         for name in ("workflow", "step"):
             if getattr(record, name, None) is None:
                 setattr(record, name, bound.get(name))
         return True
+
+
+def _named(record: logging.LogRecord) -> str | None:
+    """The id of a ``"execution %s: ..."`` message, the convention of unbound lines."""
+    args = record.args
+    if (
+        isinstance(record.msg, str)
+        and record.msg.startswith("execution %s")
+        and isinstance(args, tuple)
+        and args
+        and isinstance(args[0], str)
+    ):
+        return args[0]
+    return None

@@ -94,3 +94,13 @@ def test_text_lines_show_the_execution_id(restore_root: None) -> None:
 def test_chatty_libraries_never_log_debug(restore_root: None) -> None:
     configure_logging("json", logging.DEBUG, stream=io.StringIO())
     assert logging.getLogger("botocore").level == logging.INFO
+
+
+def test_unbound_lines_that_name_an_execution_carry_its_id(restore_root: None) -> None:
+    stream = io.StringIO()
+    configure_logging("json", logging.INFO, stream=stream)
+    logger.info("execution %s: aborted its multipart upload %s", "e4", "u1")
+    logger.info("executions recovered: %s", "2")
+    named, other = _lines(stream)
+    assert named["execution_id"] == "e4"
+    assert "execution_id" not in other

@@ -139,7 +139,9 @@ function render(record) {
   workflows.add(record.workflow);
   const previous = rows.get(record.id);
   const row = el("tr", { dataset: { id: record.id, status: record.status, workflow: record.workflow } },
-    el("td", { className: "muted", text: new Date(record.created_at).toLocaleTimeString() }),
+    el("td", { className: "muted" },
+      el("a", { href: `/executions/${encodeURIComponent(record.id)}`, title: record.id,
+        className: "record-link", text: new Date(record.created_at).toLocaleTimeString() })),
     el("td", { text: record.workflow }),
     objectCell(record),
     statusCell(record),
