@@ -22,6 +22,7 @@ def all_scenarios() -> list[Scenario]:
     from benchmarks.scenarios import (
         copy,
         image_process,
+        live_events,
         memory_flat,
         overlap,
         streaming_vs_staged,
@@ -37,4 +38,5 @@ def all_scenarios() -> list[Scenario]:
         Scenario("image_process", image_process.run),
         Scenario("throughput", throughput.run),
         Scenario("ttfb", ttfb.run),
+        Scenario("live_events", live_events.run),
     ]
