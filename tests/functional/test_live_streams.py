@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import uuid
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from tests.support.live import HOLDS, served
 from tests.support.service import config, workflows
+from tests.support.serving import ServeProcess
 from tests.support.sse import events, records
 from tests.support.waiting import wait_for
 from trigger_service.api import live
@@ -229,3 +231,32 @@ def test_a_second_worker_on_the_same_store_streams_the_first_ones_work(
                 seen.append(event)
                 HOLDS[gate].set()
         assert seen[-1].event == "end" and seen[-1].record["status"] == "succeeded"
+
+
+def test_open_streams_end_cleanly_when_the_service_stops(
+    bucket: str, moto_endpoint: str, tmp_path: Path
+) -> None:
+    config_file = tmp_path / "workflows.yaml"
+    config_file.write_text(
+        f"workflows:\n  a:\n    trigger: {{bucket: {bucket}, prefix: in/}}\n"
+        f"    steps: [passthrough]\n    output: {{bucket: {bucket}, key: 'out/{{key}}'}}\n"
+    )
+    service = ServeProcess(
+        config=config_file,
+        endpoint=moto_endpoint,
+        store=tmp_path / "executions.db",
+        log_path=tmp_path / "serve.log",
+    )
+    try:
+        service.start()
+        assert service.process is not None
+        with httpx.stream("GET", f"{service.url}/executions/stream", timeout=30) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith("retry:")
+            service.process.send_signal(signal.SIGINT)
+            rest = list(lines)  # a clean end of the chunked body, not a broken connection
+        assert all(not line.startswith("data:") for line in rest)
+        assert service.process.wait(timeout=30) == 0
+    finally:
+        service.kill()
+    assert "without completing response" not in service.log()

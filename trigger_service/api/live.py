@@ -20,8 +20,9 @@ alone.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,6 +39,8 @@ KEEPALIVE_SECONDS = 15
 RECONNECT_MILLISECONDS = 2000
 #: A client that takes no data for this long is dropped (its buffers freed).
 SEND_TIMEOUT_SECONDS = 30
+#: When the server stops, streams end cleanly within this (clients reconnect later).
+SHUTDOWN_GRACE_SECONDS = 1.0
 EVENT_PROGRESS = "progress"
 EVENT_END = "end"
 EVENT_RESET = "reset"
@@ -76,20 +79,35 @@ def encode(change: RecordChange, event: str) -> ServerSentEvent:
     return ServerSentEvent(data=data, event=event, id=str(change.sequence))
 
 
-def _response(events: AsyncIterator[ServerSentEvent]) -> EventSourceResponse:
+def _response(events: AsyncIterator[ServerSentEvent], shutdown: anyio.Event) -> EventSourceResponse:
     return EventSourceResponse(
         events,
         ping=KEEPALIVE_SECONDS,
         send_timeout=SEND_TIMEOUT_SECONDS,
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+async def _next_change(subscription: Subscription, shutdown: anyio.Event) -> bool:
+    """Wait for a change or for the server's shutdown; False on shutdown."""
+    async with anyio.create_task_group() as group:
+
+        async def first(wait: Callable[[], Awaitable[object]]) -> None:
+            await wait()
+            group.cancel_scope.cancel()
+
+        group.start_soon(first, subscription.wait)
+        group.start_soon(first, shutdown.wait)
+    return not shutdown.is_set()
 
 
 async def execution_events(request: Request) -> Response:
     """``GET /executions/{id}/events``."""
     execution_id = request.path_params["execution_id"]
-    after = last_event_id(request)
     feed = await change_feed(request)
+    after = last_event_id(request)
     current = await feed.store.changes(0, limit=1, execution_id=execution_id)
     if not current:
         raise ExecutionNotFound(f"no execution {execution_id!r}")
@@ -97,11 +115,12 @@ async def execution_events(request: Request) -> Response:
     if latest.record.status.final and after is not None and latest.sequence <= after:
         return Response(status_code=204)
     subscription = await feed.subscribe(ChangeFilter(execution_id=execution_id), after=after or 0)
-    return _response(_until_final(feed, subscription))
+    shutdown = anyio.Event()
+    return _response(_until_final(feed, subscription, shutdown), shutdown)
 
 
 async def _until_final(
-    feed: ChangeFeed, subscription: Subscription
+    feed: ChangeFeed, subscription: Subscription, shutdown: anyio.Event
 ) -> AsyncIterator[ServerSentEvent]:
     yield ServerSentEvent(retry=RECONNECT_MILLISECONDS)
     try:
@@ -113,24 +132,26 @@ async def _until_final(
                 yield encode(change, EVENT_PROGRESS)
             if subscription.lagged:  # cannot happen with one execution; kept for safety
                 return
-            await subscription.wait()
+            if not await _next_change(subscription, shutdown):
+                return  # the server stops: end cleanly, the client reconnects later
     finally:
         feed.unsubscribe(subscription)
 
 
 async def all_events(request: Request) -> Response:
     """``GET /executions/stream``."""
+    feed = await change_feed(request)
     query = request.query_params
     changes = ChangeFilter(
         workflow=query.get("workflow") or None, status=status_param(query.get("status"))
     )
-    feed = await change_feed(request)
     subscription = await feed.subscribe(changes, after=last_event_id(request))
-    return _response(_open_ended(feed, subscription))
+    shutdown = anyio.Event()
+    return _response(_open_ended(feed, subscription, shutdown), shutdown)
 
 
 async def _open_ended(
-    feed: ChangeFeed, subscription: Subscription
+    feed: ChangeFeed, subscription: Subscription, shutdown: anyio.Event
 ) -> AsyncIterator[ServerSentEvent]:
     yield ServerSentEvent(retry=RECONNECT_MILLISECONDS)
     try:
@@ -141,6 +162,7 @@ async def _open_ended(
                 latest = await feed.store.last_change()
                 yield ServerSentEvent(data="{}", event=EVENT_RESET, id=str(latest))
                 return
-            await subscription.wait()
+            if not await _next_change(subscription, shutdown):
+                return
     finally:
         feed.unsubscribe(subscription)
