@@ -5,6 +5,7 @@ can act on::
 
     StepError                       code
     ├── StepConfigError             InvalidStepConfig   (workflow load: bad params, missing logo)
+    │   └── KeyUnavailable          KeyUnavailable      (key_env / key_file missing or not a key)
     ├── StepNotFound                UnknownStep         (unknown name or import path)
     ├── EncodeFailed                EncodeFailed        (a picture cannot be written as chosen)
     └── InputError                  (bad input: fails the execution, never retried)
@@ -13,7 +14,13 @@ can act on::
         ├── TruncatedImage          TruncatedImage
         ├── UnsupportedFormat       UnsupportedFormat
         ├── ImageTooLarge           ImageTooLarge
-        └── InvalidCompressedData   InvalidCompressedData
+        ├── InvalidCompressedData   InvalidCompressedData
+        ├── InvalidEncryptedData    InvalidEncryptedData (not the encrypt step's format)
+        ├── WrongKey                WrongKey            (another key encrypted the object)
+        ├── DecryptionFailed        DecryptionFailed    (tampered, truncated, reordered, extended)
+        ├── LineTooLong             LineTooLong         (a line over the lines step's limit)
+        ├── InvalidLogLine          InvalidLogLine      (JSON-lines mode, on_invalid: fail)
+        └── PatternTimeout          PatternTimeout      (a pattern took too long on one line)
 """
 
 from __future__ import annotations
@@ -89,3 +96,45 @@ class InvalidCompressedData(InputError):
     """Data given to a decompressing step that is not a valid stream."""
 
     code = "InvalidCompressedData"
+
+
+class KeyUnavailable(StepConfigError):
+    """The key an encryption step names cannot be read, or is not a 32-byte key."""
+
+    code = "KeyUnavailable"
+
+
+class InvalidEncryptedData(InputError):
+    """Input of ``decrypt`` that is not (or no longer) in the encrypted object format."""
+
+    code = "InvalidEncryptedData"
+
+
+class WrongKey(InputError):
+    """The object was encrypted with another key than the step's."""
+
+    code = "WrongKey"
+
+
+class DecryptionFailed(InputError):
+    """A chunk of an encrypted object failed authentication, or the object is cut short."""
+
+    code = "DecryptionFailed"
+
+
+class LineTooLong(InputError):
+    """A line longer than the ``lines`` step's ``max_line_bytes``."""
+
+    code = "LineTooLong"
+
+
+class InvalidLogLine(InputError):
+    """In JSON-lines mode with ``on_invalid: fail``, a line that is not a JSON object."""
+
+    code = "InvalidLogLine"
+
+
+class PatternTimeout(InputError):
+    """A ``match``/``exclude`` pattern ran longer than its time limit on one line."""
+
+    code = "PatternTimeout"

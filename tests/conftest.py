@@ -1,4 +1,5 @@
-"""Shared fixtures: a real moto S3/SQS server over HTTP on a free loopback port."""
+"""Shared fixtures: a real moto S3/SQS server over HTTP on a free loopback port; a real
+PostgreSQL server (``tests.support.postgres``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from trigger_service.cli.embedded import free_port
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+
+pytest_plugins = ["tests.support.postgres"]
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

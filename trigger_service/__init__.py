@@ -2,14 +2,16 @@
 
 ``events`` parses notifications; ``intake`` routes them to ``workflows`` and queues them;
 ``execution`` runs them through the bridge and records them in ``store``; ``api`` serves
-status and synchronous runs over HTTP; ``cli`` is the ``bucketstream`` command. Every error
-is in ``errors``; the execution record the API returns is in ``records``.
+status and synchronous runs over HTTP; ``cli`` is the ``bucketstream`` command; ``handler``
+runs workflows inside a Lambda or FunctionGraph invocation. Every error is in ``errors``; the
+execution record the API returns is in ``records``.
 """
 
 from trigger_service.api import create_app
 from trigger_service.errors import TriggerServiceError
 from trigger_service.events import ObjectEvent, parse_notification
 from trigger_service.execution import ExecutionEngine, process_file
+from trigger_service.handler import handler
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.service import ServiceConfig, open_service
 from trigger_service.store import ExecutionStore, SQLiteExecutionStore
@@ -28,6 +30,7 @@ __all__ = [
     "Workflow",
     "Workflows",
     "create_app",
+    "handler",
     "load_workflows",
     "open_service",
     "parse_notification",

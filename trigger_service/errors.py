@@ -13,11 +13,14 @@
     ├── ExecutionNotFound       ExecutionNotFound    404     no
     ├── PreviewUnavailable      PreviewUnavailable   404     no   (no such side, not an image)
     ├── LoopPrevented           LoopPrevented        409     no   (input is an output)
+    ├── LeaseLost               LeaseLost            409     no   (another worker owns it now)
     ├── NotRetryable            NotRetryable         409     no   (only failed ones re-run)
     ├── RequestTooLarge         RequestTooLarge      413     no
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
-    └── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
+    ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
+    ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
+    └── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
 same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_service.api.errors`.
@@ -123,6 +126,13 @@ class LoopPrevented(TriggerServiceError):
     status = 409
 
 
+class LeaseLost(TriggerServiceError):
+    """This worker's lease on an execution expired and another worker took it over."""
+
+    code = "LeaseLost"
+    status = 409
+
+
 class NotRetryable(TriggerServiceError):
     """A re-run asked for an execution that has not failed."""
 
@@ -159,9 +169,25 @@ class ClientDisconnected(TriggerServiceError):
     status = 499
 
 
+class ExecutionTimeout(TriggerServiceError):
+    """An execution ran past its time limit (``timeout_seconds``, or a function's invocation)."""
+
+    code = "Timeout"
+    status = 504
+    transient = True
+
+
 class ServiceUnavailable(TriggerServiceError):
     """The service is not running (the app was used outside its lifespan)."""
 
     code = "ServiceUnavailable"
+    status = 503
+    transient = True
+
+
+class StoreUnavailable(TriggerServiceError):
+    """The execution store cannot be reached (PostgreSQL down or restarting)."""
+
+    code = "StoreUnavailable"
     status = 503
     transient = True

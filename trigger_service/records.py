@@ -99,6 +99,9 @@ class StepRecord(_Record):
     first_output_at: datetime | None = None
     last_input_at: datetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    #: What a user may want to know although the step succeeded (e.g. a broken animation
+    #: replaced by its first frame); from ``StageMetrics.extra["warnings"]``.
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_metrics(cls, metrics: StageMetrics) -> StepRecord:
@@ -117,6 +120,7 @@ class StepRecord(_Record):
             first_output_at=_from_timestamp(metrics.first_output_at),
             last_input_at=_from_timestamp(metrics.last_input_at),
             details={k: v for k, v in metrics.extra.items() if _is_json_scalar(v)},
+            warnings=[str(w) for w in metrics.extra.get("warnings", ())],
         )
 
     @field_serializer("started_at", "finished_at", "first_output_at", "last_input_at")
@@ -143,8 +147,12 @@ class ExecutionRecord(_Record):
     #: The open multipart upload, while one is open (for crash recovery).
     upload_id: str | None = None
     idempotency_key: str | None = None
+    #: The worker that owns (or last owned) the execution (``--worker-id``).
+    worker: str | None = None
+    #: Until when ``worker`` holds the execution; another worker may take it over afterwards.
+    lease_expires_at: datetime | None = None
 
-    @field_serializer("created_at", "started_at", "finished_at")
+    @field_serializer("created_at", "started_at", "finished_at", "lease_expires_at")
     def _times(self, value: datetime | None) -> str | None:
         return _iso(value)
 

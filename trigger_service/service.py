@@ -1,10 +1,11 @@
 """The running service: its configuration and the objects one instance is made of.
 
 :func:`open_service` builds them in order — storage gateway, prepared workflows, execution
-store, engine, executor, router, intake, SQS pollers — recovers what a previous run left
-unfinished, and runs the executor and the pollers in one task group until the context exits
-(then running executions are cancelled: their uploads are aborted, and they are resumed at
-the next start like after a crash).
+store, engine, executor, router, intake, SQS pollers — takes over what dead workers (or a
+previous run) left unfinished once their leases expired, and runs the executor and the
+pollers in one task group until the context exits (then running executions are cancelled:
+their uploads are aborted, and they are taken over once their leases expire, like after a
+crash).
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ from storage_adapter import StorageIO, StorageSettings, TransferSettings
 from trigger_service.api.auth import RequestAuth
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.executor import Executor
+from trigger_service.execution.leases import (
+    DEFAULT_LEASE_SECONDS,
+    LeaseSettings,
+    default_worker_id,
+)
 from trigger_service.intake.intake import Intake
 from trigger_service.intake.routing import Router
 from trigger_service.intake.sqs import SqsPoller, SqsSettings
 from trigger_service.metrics import ServiceMetrics
+from trigger_service.store.factory import store_from_url
 from trigger_service.store.protocol import ExecutionStore
-from trigger_service.store.sqlite import SQLiteExecutionStore
 from trigger_service.workflows.model import Workflows, prepare_workflows
 from trigger_service.workflows.resources import StorageResourceLoader
 
@@ -55,8 +61,13 @@ class ServiceConfig:
     workflows: Workflows
     storage: StorageSettings = field(default_factory=StorageSettings)
     transfer: TransferSettings = field(default_factory=TransferSettings)
-    #: SQLite file of the execution store; None keeps it in memory (lost at exit).
+    #: The execution store: a SQLite path, ``sqlite:///path`` or ``postgresql://…``;
+    #: None keeps it in memory (lost at exit).
     store_path: str | Path | None = None
+    #: This worker's id in execution records and leases (default host-pid-random).
+    worker_id: str = field(default_factory=default_worker_id)
+    #: How long a worker holds an execution without renewing (renewed every third of it).
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
     #: Directory that relative resource paths in the workflow file are read from.
     base_dir: Path | None = None
     concurrency: int = field(default_factory=default_concurrency)
@@ -116,7 +127,7 @@ async def open_service(
     io = StorageIO.from_settings(config.storage)
     loader = StorageResourceLoader(io, base_dir=config.base_dir)
     workflows = await prepare_workflows(config.workflows, loader)
-    store = store or SQLiteExecutionStore(config.store_path)
+    store = store or store_from_url(config.store_path)
     await store.open()
     try:
         metrics = ServiceMetrics()
@@ -129,10 +140,13 @@ async def open_service(
             queue_size=config.queue_size,
             metrics=metrics,
             retry_after=config.retry_after_seconds,
+            leases=LeaseSettings(config.worker_id, config.lease_seconds),
+            # An SQS execution is left to its redelivered message for two visibility timeouts.
+            sqs_grace=2.0 * config.sqs.visibility_timeout,
         )
         router = Router(workflows, io)
         intake = Intake(workflows, router, store, executor, metrics)
-        await executor.recover(io)
+        await executor.take_over_expired(sqs_grace=0)
         async with anyio.create_task_group() as group:
             await group.start(executor.run)
             if config.queue_urls:

@@ -21,6 +21,7 @@ def all_scenarios() -> list[Scenario]:
     """Every scenario, in running order."""
     from benchmarks.scenarios import (
         copy,
+        crypto_round_trip,
         image_process,
         live_events,
         memory_flat,
@@ -38,5 +39,6 @@ def all_scenarios() -> list[Scenario]:
         Scenario("image_process", image_process.run),
         Scenario("throughput", throughput.run),
         Scenario("ttfb", ttfb.run),
+        Scenario("crypto_round_trip", crypto_round_trip.run),
         Scenario("live_events", live_events.run),
     ]

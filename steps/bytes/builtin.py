@@ -52,15 +52,24 @@ async def gzip(ctx: StepContext) -> None:
 
 
 async def gunzip(ctx: StepContext) -> None:
-    """Decompress a gzip stream (several members allowed), in bounded output frames."""
+    """Decompress a gzip stream, in bounded output frames.
+
+    Any number of concatenated members is accepted (what ``cat a.gz b.gz`` and many log
+    shippers write), and zero bytes after a member are skipped, as ``gzip -d`` does.
+    """
     decompressor = zlib.decompressobj(GZIP_WBITS)
     inside_member = False
     seen_input = False
+    members = 0
     async for chunk in ctx.input:
         data = bytes(chunk)
         seen_input = seen_input or bool(data)
-        while data:
-            inside_member = True
+        while True:
+            if not inside_member:
+                data = data.lstrip(b"\x00")
+                if not data:
+                    break
+                inside_member = True
             try:
                 out = await run_cpu(decompressor.decompress, data, GUNZIP_MAX_FRAME)
             except zlib.error as exc:
@@ -69,14 +78,20 @@ async def gunzip(ctx: StepContext) -> None:
                 await ctx.write(out)
             if decompressor.eof:
                 inside_member = False
+                members += 1
                 data = decompressor.unused_data
                 decompressor = zlib.decompressobj(GZIP_WBITS)
             else:
                 data = decompressor.unconsumed_tail
+                # A full frame may leave output inside zlib with no input left: ask again.
+                if not data and len(out) < GUNZIP_MAX_FRAME:
+                    break
     if not seen_input:
         raise InvalidCompressedData("input is empty: a gzip stream has at least a header")
     if inside_member:
         raise InvalidCompressedData("gzip stream is truncated: it ends inside a member")
+    if members == 0:
+        raise InvalidCompressedData("input holds only zero bytes, no gzip member")
 
 
 PASSTHROUGH = StepDefinition(
@@ -86,5 +101,3 @@ GZIP = StepDefinition(
     name="gzip", function=gzip, params_model=GzipParams, description="gzip-compress the stream"
 )
 GUNZIP = StepDefinition(name="gunzip", function=gunzip, description="decompress a gzip stream")
-
-BYTE_STEPS = (PASSTHROUGH, GZIP, GUNZIP)

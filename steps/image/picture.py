@@ -12,9 +12,10 @@ from typing import Literal
 
 from PIL import Image
 
-#: What to strip when encoding: ``none``; ``exif`` (EXIF and XMP, keep the ICC profile);
-#: ``all`` (also the ICC profile, after converting the pixels to sRGB).
-StripPolicy = Literal["none", "exif", "all"]
+#: What to strip when encoding: ``none``; ``gps`` (the location in EXIF and XMP); ``exif``
+#: (EXIF and XMP, keep the ICC profile); ``all`` (also the ICC profile, after converting the
+#: pixels to sRGB).
+StripPolicy = Literal["none", "gps", "exif", "all"]
 RGB = tuple[int, int, int]
 
 #: EXIF orientation → the transpose that makes the pixels upright (as ``ImageOps.exif_transpose``).

@@ -95,6 +95,7 @@ def _crash_and_restart(
         log_path=tmp_path / "serve.log",
         queue_urls=[queue.url],
         concurrency=CONCURRENCY,
+        extra=LEASE,
         env={
             "BUCKETSTREAM_CHUNK_SIZE": str(CHUNK),
             "BUCKETSTREAM_PART_SIZE": str(5 * MiB),
@@ -204,6 +205,9 @@ def test_killed_mid_run_then_restarted_waiting_out_the_visibility_timeout(
     _crash_and_restart(s3, sqs, moto_endpoint, tmp_path, wait_out_visibility=True)
 
 
+#: The restarted worker takes the killed one's executions over once their leases expire.
+LEASE = ("--lease-seconds", "3")
+
 WINDOW_WORKFLOW = """
 workflows:
   copy:
@@ -240,6 +244,7 @@ def _window(
             endpoint=proxy,
             store=tmp_path / "executions.db",
             log_path=tmp_path / "serve.log",
+            extra=LEASE,
             env=settings,
         )
         try:
@@ -259,6 +264,7 @@ def _window(
         endpoint=moto_endpoint,
         store=tmp_path / "executions.db",
         log_path=tmp_path / "serve.log",
+        extra=LEASE,
         env=settings,
     )
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -86,8 +87,9 @@ def oriented_jpeg(orientation: int, size: tuple[int, int] = (60, 40)) -> bytes:
     return encode(stored, "JPEG", quality=95, exif=exif_with_orientation(orientation))
 
 
+@functools.cache
 def srgb_profile() -> bytes:
-    """An sRGB ICC profile made by LittleCMS."""
+    """An sRGB ICC profile made by LittleCMS, once: its header holds the time it was made."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 

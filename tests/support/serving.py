@@ -42,6 +42,8 @@ class ServeProcess:
     endpoint: str
     store: Path
     log_path: Path
+    #: A store URL (``postgresql://…``) used instead of the SQLite file ``store``.
+    store_url: str | None = None
     queue_urls: Sequence[str] = ()
     concurrency: int = 4
     queue_size: int = 64
@@ -72,7 +74,7 @@ class ServeProcess:
             "--endpoint-url",
             self.endpoint,
             "--store",
-            str(self.store),
+            self.store_url or str(self.store),
             "--concurrency",
             str(self.concurrency),
             "--queue-size",

@@ -18,7 +18,7 @@
 ``POST /executions/{id}/retry``             a failed execution queued again
 ``GET /``, ``GET /static/{name}``           the status page (:mod:`~trigger_service.api.page`)
 ``GET /openapi.json``                       the generated OpenAPI 3.1 document
-``GET /healthz``, ``GET /metrics``          liveness; Prometheus text
+``GET /healthz``, ``GET /metrics``          liveness (503 while the store is down); Prometheus
 =========================================== ==================================================
 
 Every error is ``{"error": {"code": ..., "message": ...}}``. A full queue answers ``429`` with
@@ -53,6 +53,7 @@ from trigger_service.api.params import bool_param, int_param, status_param
 from trigger_service.api.preview import preview
 from trigger_service.api.retry import retry_execution
 from trigger_service.api.sync import SyncExecution, direct_upload_key, upload_stream
+from trigger_service.errors import StoreUnavailable
 from trigger_service.events.parse import parse_notification
 from trigger_service.metrics import METRICS_CONTENT_TYPE
 from trigger_service.records import (
@@ -65,6 +66,8 @@ from trigger_service.service import Service, ServiceConfig, open_service
 from trigger_service.store.protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 EXECUTION_ID_HEADER = "X-Execution-Id"
+#: Seconds ``/healthz`` waits for the execution store's answer.
+HEALTH_STORE_TIMEOUT = 3.0
 
 #: Content types of a ``{"bucket","key"}`` body: JSON, plus what ``curl -d`` sends by default
 #: and no type at all. Anything else is the raw bytes of a direct upload.
@@ -166,10 +169,15 @@ async def _post_sync_execution(request: Request) -> Response:
                 part_size=transfer.part_size,
                 parts_in_flight=transfer.parts_in_flight,
             )
+        executor = service.executor
         record = ExecutionRecord(
-            id=execution_id, workflow=workflow.name, input=source, source="sync"
+            id=execution_id,
+            workflow=workflow.name,
+            input=source,
+            source="sync",
+            worker=executor.worker_id,
         )
-        await service.store.create(record)
+        await service.store.create(record, lease_seconds=executor.leases.lease_seconds)
     except BaseException:
         reservation.release()
         raise
@@ -214,15 +222,23 @@ class SyncExecutionResponse(StreamingResponse):
 
 
 async def _healthz(request: Request) -> Response:
-    """Liveness, with the executor's queue and running counts."""
+    """Liveness with the executor's counts; 503 with a reason while the store is unreachable."""
     service = _service(request)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "queued": service.executor.queued,
-            "running": service.executor.running,
-        }
-    )
+    body: dict[str, object] = {
+        "status": "ok",
+        "worker": service.executor.worker_id,
+        "store": service.store.kind,
+        "queued": service.executor.queued,
+        "running": service.executor.running,
+    }
+    try:
+        with anyio.fail_after(HEALTH_STORE_TIMEOUT):
+            await service.store.ping()
+    except (StoreUnavailable, TimeoutError) as exc:
+        reason = exc.message if isinstance(exc, StoreUnavailable) else "no answer in time"
+        body.update(status="unavailable", reason=f"execution store: {reason}")
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)
 
 
 async def _metrics(request: Request) -> Response:

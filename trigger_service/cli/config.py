@@ -27,6 +27,7 @@ from pydantic_settings import (
 from steps import format_validation_error
 from storage_adapter import TransferSettings
 from trigger_service.errors import WorkflowConfigError
+from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS
 from trigger_service.intake.sqs import SqsSettings
 
 ENV_PREFIX = "BUCKETSTREAM_"
@@ -49,7 +50,11 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8080, ge=0, le=65535, description="port to listen on")
     endpoint_url: str | None = Field(None, description="S3 endpoint (default: embedded or AWS)")
     region: str | None = Field(None, description="region (default: AWS_REGION or us-east-1)")
-    store: str | None = Field(None, description="execution store (SQLite file)")
+    store: str | None = Field(
+        None, description="execution store: SQLite file, sqlite:///PATH or postgresql://…"
+    )
+    worker_id: str | None = Field(None, description="this worker's id (default host-pid-random)")
+    lease_seconds: float = Field(DEFAULT_LEASE_SECONDS, ge=1, description="execution lease")
     embedded: bool | None = Field(None, description="force or forbid the embedded S3 + SQS")
     concurrency: int | None = Field(None, ge=1, description="executions at once (2 × cores)")
     queue_size: int = Field(256, ge=1, description="executions waiting at most")
@@ -57,7 +62,7 @@ class ServiceSettings(BaseSettings):
         default_factory=list, description="SQS queues to poll"
     )
     sqs_endpoint_url: str | None = Field(None, description="SQS endpoint (default: the S3 one)")
-    visibility_timeout: int = Field(_SQS.visibility_timeout, ge=2)
+    visibility_timeout: int = Field(_SQS.visibility_timeout, ge=2, le=43200)
     wait_seconds: int = Field(_SQS.wait_seconds, ge=0, le=20)
     max_receives: int = Field(_SQS.max_receive, ge=1)
     chunk_size: int = Field(_TRANSFER.chunk_size, ge=1)

@@ -7,7 +7,12 @@ printed. ``--no-embedded`` uses the normal AWS chain instead. Without ``--config
 workflow (:data:`DEFAULT_WORKFLOWS`) gzips ``incoming/`` of bucket ``uploads``.
 
 The execution store is ``bucketstream.db`` in the working directory (``--store``), in memory
-with the embedded storage (which forgets everything at exit anyway).
+with the embedded storage (which forgets everything at exit anyway); several workers on one
+queue share a PostgreSQL store (``--store postgresql://…``), each under its ``--worker-id``
+with leases of ``--lease-seconds`` (README, "Several machines").
+
+Settings come from one model (:mod:`trigger_service.cli.config`): the workflow file's
+``service:`` section (or ``--settings``) < ``BUCKETSTREAM_*`` variables < flags.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
@@ -31,6 +37,7 @@ from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, EmbeddedStorage, 
 from trigger_service.cli.logs import configure_logging, log_format_option, uvicorn_log_config
 from trigger_service.cli.settings import storage_from_env
 from trigger_service.errors import TriggerServiceError
+from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS, default_worker_id
 from trigger_service.service import ServiceConfig, default_concurrency
 from trigger_service.workflows.model import Workflows, load_workflows, parse_workflows
 
@@ -45,6 +52,15 @@ workflows:
       - gzip: {level: 6}
     output: {bucket: uploads, key: "archived/{key}.gz"}
 """
+
+
+def describe_store(url: str) -> str:
+    """The store URL without a password."""
+    if url.startswith(("postgresql://", "postgres://")):
+        from trigger_service.store.postgres import describe
+
+        return describe(url)
+    return url
 
 
 def _endpoint_configured(endpoint_url: str | None) -> bool:
@@ -117,7 +133,34 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
     "--store",
     "store_path",
     default=None,
-    help=f"SQLite file of the execution store (default: {DEFAULT_STORE}; memory if embedded).",
+    help="Execution store: a SQLite file, sqlite:///PATH, or postgresql://user:pass@host/db "
+    f"shared by several workers (env BUCKETSTREAM_STORE; default {DEFAULT_STORE}, "
+    "memory if embedded).",
+)
+@click.option(
+    "--worker-id",
+    default=None,
+    help="This worker's id in execution records and leases (env BUCKETSTREAM_WORKER_ID; "
+    "default: host-pid-random).",
+)
+@click.option(
+    "--lease-seconds",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="How long a worker holds an execution without renewing it (renewed every third) "
+    f"[default: {DEFAULT_LEASE_SECONDS:g}].",
+)
+@click.option(
+    "--visibility-timeout",
+    type=click.IntRange(min=2, max=43200),
+    default=None,
+    help="SQS visibility timeout of received messages, extended while they run [default: 60].",
+)
+@click.option(
+    "--wait-seconds",
+    type=click.IntRange(min=0, max=20),
+    default=None,
+    help="SQS long-poll wait (default 20; 2 with the embedded storage).",
 )
 @click.option(
     "--embedded/--no-embedded",
@@ -147,44 +190,24 @@ def serve(
     config_path: Path | None,
     settings_path: Path | None,
     print_settings: bool,
-    host: str | None,
-    port: int | None,
-    endpoint_url: str | None,
-    region: str | None,
-    queue_urls: tuple[str, ...],
-    sqs_endpoint_url: str | None,
-    store_path: str | None,
-    embedded: bool | None,
-    concurrency: int | None,
-    queue_size: int | None,
-    token: str | None,
-    hmac_secret: str | None,
+    **flags: Any,
 ) -> None:
     """Run the service: webhook and API over HTTP, SQS pollers, executor.
 
     Settings come from the workflow file's 'service:' section (or --settings), then
     BUCKETSTREAM_* environment variables, then these flags, each overriding the one before.
     """
-    flags = {
-        "host": host,
-        "port": port,
-        "endpoint_url": endpoint_url,
-        "region": region,
-        "queue_urls": list(queue_urls),
-        "sqs_endpoint_url": sqs_endpoint_url,
-        "store": store_path,
-        "embedded": embedded,
-        "concurrency": concurrency,
-        "queue_size": queue_size,
-        "token": token,
-        "hmac_secret": hmac_secret,
-    }
+    flags["store"] = flags.pop("store_path")
+    flags["queue_urls"] = list(flags["queue_urls"])
     try:
         settings_file = settings_path or config_path
         file_values = read_settings_file(settings_file) if settings_file is not None else {}
         settings = load_settings(file_values, flags, source=str(settings_file or "settings"))
         if print_settings:
-            click.echo(json.dumps(settings.masked(), indent=2))
+            shown = settings.masked()
+            if shown["store"]:
+                shown["store"] = describe_store(shown["store"])
+            click.echo(json.dumps(shown, indent=2))
             return
         workflows = (
             load_workflows(config_path)
@@ -227,10 +250,10 @@ def run_service(
             if "wait_seconds" not in settings.model_fields_set:
                 # The embedded queue answers long polls quickly; keep shutdown snappy.
                 sqs = replace(sqs, wait_seconds=2)
-        store = (
-            settings.store if settings.store is not None else (None if embedded else DEFAULT_STORE)
-        )
-        click.echo(f"Execution store: {store or 'in memory'}")
+        store = settings.store
+        if store is None:
+            store = None if embedded else DEFAULT_STORE
+        click.echo(f"Execution store: {describe_store(store) if store else 'in memory'}")
         token, secret = settings.token, settings.hmac_secret
         config = ServiceConfig(
             workflows=workflows,
@@ -247,7 +270,10 @@ def run_service(
                 token=token.get_secret_value() if token else None,
                 hmac_secret=secret.get_secret_value() if secret else None,
             ),
+            worker_id=settings.worker_id or default_worker_id(),
+            lease_seconds=settings.lease_seconds,
         )
+        click.echo(f"Worker {config.worker_id}, leases of {settings.lease_seconds:g} s")
         uvicorn.run(
             create_app(config),
             host=settings.host,

@@ -21,7 +21,7 @@ from storage_adapter import (
     TransferSettings,
     WriteResult,
 )
-from trigger_service.errors import LoopPrevented
+from trigger_service.errors import ExecutionTimeout, LoopPrevented
 from trigger_service.execution.allocator import tune_allocator
 from trigger_service.execution.failures import error_info
 from trigger_service.execution.sinks import FrameCallback, StreamOnlySink, TeeSink
@@ -88,8 +88,13 @@ class ExecutionEngine:
 
         await report()
         try:
-            with anyio.fail_after(workflow.timeout_seconds):
+            with anyio.move_on_after(workflow.timeout_seconds) as deadline:
                 result = await self._run(workflow, record, log, metrics, report, tee, store_output)
+            if deadline.cancelled_caught:
+                raise ExecutionTimeout(
+                    f"the execution did not finish within the workflow's timeout_seconds "
+                    f"({workflow.timeout_seconds:g} s); the output upload was aborted"
+                )
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise

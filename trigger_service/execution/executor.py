@@ -9,9 +9,15 @@ then used by :meth:`Reservation.submit` or given back. Queued executions start w
 Transient failures (``error.transient``) are retried per the workflow's ``retry`` policy with
 exponential backoff (``backoff_seconds × 2^(attempt-1)``, at most :data:`MAX_BACKOFF`), the
 execution going back to ``queued`` meanwhile and giving its run slot up; bad input fails at
-once. :meth:`Executor.recover` runs at start: executions left ``running`` by a crash have
-their multipart upload aborted and are queued again unless they used every attempt;
-``queued`` ones are queued again as they are.
+once.
+
+Leases (:mod:`~trigger_service.execution.leases`): every execution this worker queued or runs
+is held under its lease, renewed by a :class:`LeaseKeeper`; a run whose lease another worker
+took over is stopped and its record left alone. :meth:`Executor.take_over_expired` runs at
+start and then every lease period (the sweep): it takes over executions whose worker's lease
+expired — one winner per execution, even with several workers sweeping — and
+:meth:`Executor.resume` settles each (its upload aborted, or its committed output recorded)
+and queues it again unless it used every attempt.
 """
 
 from __future__ import annotations
@@ -22,16 +28,13 @@ import math
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from storage_adapter import StorageIO
-from trigger_service.errors import Overloaded, UnknownWorkflow
+from trigger_service.errors import LeaseLost, Overloaded, StoreUnavailable, UnknownWorkflow
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
-from trigger_service.execution.recovery import (
-    abort_recorded_upload,
-    abort_uploads_of_output,
-    committed_output,
-)
+from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
 from trigger_service.execution.sinks import FrameCallback
+from trigger_service.execution.takeover import INTERRUPTED as INTERRUPTED
+from trigger_service.execution.takeover import Takeovers
 from trigger_service.logcontext import log_context
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import (
@@ -49,7 +52,8 @@ logger = logging.getLogger(__name__)
 #: Longest wait between two attempts of one execution, in seconds.
 MAX_BACKOFF = 300.0
 
-INTERRUPTED = "Interrupted"
+#: How long a final record is retried while the store is unreachable, in seconds.
+FINAL_SAVE_PATIENCE = 300.0
 
 
 class Reservation:
@@ -101,6 +105,8 @@ class Executor:
         queue_size: int,
         metrics: ServiceMetrics | None = None,
         retry_after: int = 1,
+        leases: LeaseSettings | None = None,
+        sqs_grace: float = 120.0,
     ) -> None:
         if concurrency < 1 or queue_size < 1:
             raise ValueError("concurrency and queue_size must be at least 1")
@@ -119,6 +125,13 @@ class Executor:
         self._waiters: dict[str, anyio.Event] = {}
         self._waiting: dict[str, int] = {}
         self._active: set[str] = set()
+        self._scopes: dict[str, anyio.CancelScope] = {}
+        self.leases = leases or LeaseSettings(default_worker_id())
+        #: Seconds an SQS execution's lease must be expired before the sweep takes it over
+        #: (its redelivered message normally does it first).
+        self.sqs_grace = sqs_grace
+        self.lease_keeper = LeaseKeeper(store, self.leases, lambda: self._active, self._lost)
+        self.takeovers = Takeovers(self)
         if metrics is not None:
             metrics.track_active(lambda: self._pending, lambda: self._running)
 
@@ -137,22 +150,39 @@ class Executor:
         """How many more executions :meth:`reserve` would accept right now."""
         return max(self.queue_size - self._pending, 0)
 
+    @property
+    def worker_id(self) -> str:
+        """This worker's id, recorded in the executions it holds."""
+        return self.leases.worker_id
+
+    def holds(self, execution_id: str) -> bool:
+        """Whether this worker has ``execution_id`` queued or running."""
+        return execution_id in self._active
+
     async def rerun(self, reservation: Reservation, record: ExecutionRecord) -> bool:
-        """Queue a failed ``record`` again in a reserved slot, unless it is already active.
+        """Queue a failed ``record`` again in a reserved slot, unless another worker does.
 
         Used when an SQS message is redelivered after a transient failure. Returns whether
         the record was queued; the reservation is left untouched when it was not.
         """
         if record.id in self._active or not record.status.final:
             return False
-        self._active.add(record.id)
-        record.status = ExecutionStatus.QUEUED
-        try:
-            await self.store.save(record)
-        except BaseException:
-            self._active.discard(record.id)
-            raise
-        self._active.discard(record.id)
+        taken = await self.store.take_over(
+            record.id, self.worker_id, self.leases.lease_seconds, rerun_failed=True
+        )
+        if taken is None:
+            return False
+        reservation.submit(taken)
+        return True
+
+    async def resume(self, reservation: Reservation, record: ExecutionRecord) -> bool:
+        """Settle and queue an execution this worker just took over (see the module doc).
+
+        Returns whether it was queued again (False: it had committed its output, or used
+        every attempt, and is final now); the reservation is used only when it was queued.
+        """
+        if not await self.takeovers.settle(record):
+            return False
         reservation.submit(record)
         return True
 
@@ -172,6 +202,8 @@ class Executor:
         slots = self._slots = anyio.Semaphore(self.concurrency)
         async with anyio.create_task_group() as group:
             self._group = group
+            group.start_soon(self.lease_keeper.run)
+            group.start_soon(self.takeovers.sweep)
             task_status.started()
             async for record in self._receive:
                 await slots.acquire()
@@ -194,6 +226,7 @@ class Executor:
         attempt could not be streamed again.
         """
         self._active.add(record.id)
+        record.worker = self.worker_id
         async with self._run_slots():
             reservation.release()
             self._running += 1
@@ -227,63 +260,37 @@ class Executor:
                 del self._waiting[execution_id]
                 self._waiters.pop(execution_id, None)
 
-    async def recover(self, io: StorageIO) -> list[ExecutionRecord]:
-        """Re-queue what a previous run left unfinished; returns the records queued again.
+    async def take_over_expired(self, *, sqs_grace: float | None = None) -> list[ExecutionRecord]:
+        """Take over, settle and queue again executions whose lease expired (see takeover)."""
+        return await self.takeovers.expired(
+            sqs_grace=self.sqs_grace if sqs_grace is None else sqs_grace
+        )
 
-        ``running`` executions were interrupted: their multipart upload is aborted with the
-        stored upload id, then they are queued again unless every attempt of the workflow's
-        retry policy is used, in which case they fail with code ``Interrupted``.
-        """
-        queued: list[ExecutionRecord] = []
-        for record in await self.store.unfinished():
-            try:
-                workflow = self.workflows.get(record.workflow)
-            except UnknownWorkflow as exc:
-                await self._fail_for_good(record, ErrorInfo(code=exc.code, message=exc.message))
-                continue
-            if record.status is ExecutionStatus.RUNNING:
-                output = await committed_output(io, workflow, record)
-                if output is not None:
-                    await self._succeeded_before_crash(record, output)
-                    continue
-                if record.upload_id is not None:
-                    await abort_recorded_upload(io, workflow, record)
-                    record.upload_id = None
-                await abort_uploads_of_output(io, workflow, record)
-                interrupted = "the service stopped while this execution was running"
-                if record.attempts >= workflow.retry.attempts:
-                    await self._fail_for_good(
-                        record,
-                        ErrorInfo(
-                            code=INTERRUPTED,
-                            message=f"{interrupted}, and it had used all "
-                            f"{workflow.retry.attempts} attempts",
-                            transient=True,
-                        ),
-                    )
-                    continue
-                record.error = ErrorInfo(
-                    code=INTERRUPTED, message=f"{interrupted}; it was queued again", transient=True
-                )
-            record.status = ExecutionStatus.QUEUED
-            await self.store.save(record)
-            self._pending += 1
-            self._active.add(record.id)
-            self._send.send_nowait(record)
-            queued.append(record)
-        if queued:
-            logger.info("recovered %d unfinished execution(s)", len(queued))
-        return queued
+    def _lost(self, execution_id: str) -> None:
+        scope = self._scopes.get(execution_id)
+        if scope is not None:
+            scope.cancel()
 
     async def _run_in_slot(self, record: ExecutionRecord) -> None:
         assert self._slots is not None
         try:
-            with log_context(execution_id=record.id, workflow=record.workflow):
+            with (
+                log_context(execution_id=record.id, workflow=record.workflow),
+                anyio.CancelScope() as scope,
+            ):
+                self._scopes[record.id] = scope
                 await self._execute(record)
+            if scope.cancelled_caught:
+                logger.warning("execution %s: stopped, its lease was lost", record.id)
+                self._active.discard(record.id)
+        except LeaseLost as exc:
+            logger.warning("execution %s: stopped: %s", record.id, exc.message)
+            self._active.discard(record.id)
         except Exception as exc:
             logger.exception("execution %s: the executor failed", record.id)
             await self._fail_for_good(record, error_info(exc))
         finally:
+            self._scopes.pop(record.id, None)
             self._running -= 1
             self._slots.release()
 
@@ -311,7 +318,7 @@ class Executor:
                 delay,
             )
             record.status = ExecutionStatus.QUEUED
-            await self.store.save(record)
+            await self._save(record)
             if self.metrics is not None:
                 self.metrics.retries.labels(workflow=workflow.name).inc()
             assert self._group is not None
@@ -326,7 +333,9 @@ class Executor:
 
     async def _finish(self, record: ExecutionRecord) -> None:
         try:
-            await self.store.save(record)
+            await self._save_final(record)
+        except LeaseLost as exc:
+            logger.warning("execution %s: final record not saved: %s", record.id, exc.message)
         except Exception:
             logger.exception("execution %s: could not save its final record", record.id)
         self._active.discard(record.id)
@@ -352,13 +361,41 @@ class Executor:
         record.finished_at = utc_now()
         await self._finish(record)
 
+    async def _save(self, record: ExecutionRecord) -> None:
+        """Save a held, unfinished record (renewing its lease); raises LeaseLost."""
+        record.worker = self.worker_id
+        await self.store.save(record, lease_seconds=self.leases.lease_seconds)
+
+    async def _save_final(self, record: ExecutionRecord) -> None:
+        """Save a final record, waiting out a store outage (``FINAL_SAVE_PATIENCE``)."""
+        delay = 0.2
+        with anyio.move_on_after(FINAL_SAVE_PATIENCE) as patience:
+            while True:
+                try:
+                    await self.store.save(record)
+                    return
+                except StoreUnavailable as exc:
+                    logger.warning(
+                        "execution %s: store unreachable, retrying the final save in %.1f s: %s",
+                        record.id,
+                        delay,
+                        exc.message,
+                    )
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if patience.cancelled_caught:
+            raise StoreUnavailable(f"execution {record.id}: the store stayed unreachable")
+
     async def _save_progress(self, record: ExecutionRecord) -> None:
         # A final status is saved by the executor once it has decided on retries, so a
         # reader never sees "failed" for an execution about to be retried.
         if record.status.final:
             return
         try:
-            await self.store.save(record)
+            await self._save(record)
+        except LeaseLost as exc:
+            logger.warning("execution %s: %s", record.id, exc.message)
+            self._lost(record.id)
         except Exception:
             logger.exception("execution %s: could not save its progress", record.id)
 

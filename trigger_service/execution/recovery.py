@@ -1,10 +1,16 @@
-"""Settling an execution a crash interrupted, before it is queued again.
+"""Settling an execution whose worker died, once this worker has taken its lease over.
 
-Two crash windows need more than aborting the stored upload id:
+The upload id the record names is aborted. Two crash windows need more than that:
 
 * after ``CreateMultipartUpload`` reached the store but before its id was saved, an upload is
-  open that the record does not name: every open upload of the execution's output key is
-  aborted (the key is rendered from the template, so it is this execution's);
+  open that the record does not name. Several workers may write the same output key (a
+  template without ``{execution_id}``), so :func:`abort_orphan_uploads` never aborts an
+  upload an unfinished record names (a live execution saves its upload id right after
+  creating it). When no other live execution of the same input may be between creating its
+  upload and saving the id, every other open upload of the key is the dead attempt's; when
+  one may be, only uploads the storage says were initiated after the dead attempt started
+  and before a grace period (half a lease) are (the others are left for the bucket's
+  lifecycle rule: aborting a live writer's upload would fail its execution);
 * after ``CompleteMultipartUpload`` made the output visible but before the record was saved
   as succeeded: the output key is HEADed, and when its ``bucketstream-execution`` marker is
   this execution's id the output is recorded instead of being written a second time.
@@ -13,9 +19,17 @@ Two crash windows need more than aborting the stored upload id:
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
 
 from storage_adapter import StorageError, StorageIO
-from storage_adapter.uploads import abort_open_uploads, abort_upload_by_id, completed_output
+from storage_adapter.uploads import (
+    OpenUpload,
+    abort_upload,
+    abort_upload_by_id,
+    completed_output,
+    list_open_uploads,
+)
 from trigger_service.errors import TriggerServiceError
 from trigger_service.records import ExecutionRecord, ObjectRef
 from trigger_service.workflows.loops import output_marker
@@ -79,16 +93,60 @@ async def abort_recorded_upload(io: StorageIO, workflow: Workflow, record: Execu
     return aborted
 
 
-async def abort_uploads_of_output(
-    io: StorageIO, workflow: Workflow, record: ExecutionRecord
-) -> int:
-    """Abort every open multipart upload of the execution's output key; returns how many."""
+#: What the store says after the uploads were listed: the upload ids unfinished records name,
+#: and whether another live execution of the input may hold an upload it has not named yet.
+LiveState = Callable[[], Awaitable[tuple[Collection[str], bool]]]
+
+
+async def abort_orphan_uploads(
+    io: StorageIO,
+    workflow: Workflow,
+    record: ExecutionRecord,
+    *,
+    live_state: LiveState,
+    now: datetime,
+    grace: float,
+) -> list[str]:
+    """Abort the open uploads of the output key that the dead attempt of ``record`` left.
+
+    The uploads are listed first and ``live_state`` asked afterwards, so an upload a live
+    execution creates meanwhile is either not listed or already visible to the store. Named
+    uploads are never aborted. When another writer may be pending, an upload is aborted only
+    if initiated after ``record.started_at`` and more than ``grace`` seconds ago. Returns the
+    ids aborted.
+    """
     key = output_key_of(workflow, record)
     if key is None:
-        return 0
+        return []
+    bucket = workflow.output.bucket
     try:
-        aborted = await io.call(abort_open_uploads, io.client, workflow.output.bucket, key)
+        uploads = await io.call(list_open_uploads, io.client, bucket, key=key)
+        if not uploads:
+            return []
+        live_ids, writer_pending = await live_state()
+        started = record.started_at or now
+        # A second of slack for the storage's clock, which may round to seconds.
+        since = started - timedelta(seconds=1)
+        until = now - timedelta(seconds=grace)
+
+        def orphan(upload: OpenUpload) -> bool:
+            if upload.upload_id in live_ids:
+                return False
+            if not writer_pending:
+                return True
+            return upload.initiated is not None and since <= upload.initiated <= until
+
+        def abort_all(orphans: list[OpenUpload]) -> list[str]:
+            return [
+                u.upload_id for u in orphans if abort_upload(io.client, bucket, key, u.upload_id)
+            ]
+
+        aborted = await io.call(abort_all, [u for u in uploads if orphan(u)])
     except StorageError as exc:
         logger.warning("execution %s: could not list or abort uploads: %s", record.id, exc)
-        return 0
-    return len(aborted)
+        return []
+    if aborted:
+        logger.info(
+            "execution %s: aborted %d orphaned upload(s) of %s", record.id, len(aborted), key
+        )
+    return aborted

@@ -3,8 +3,10 @@
 Every source (webhook, SQS poller, ``POST /workflows/{name}/executions``) goes through
 :class:`Intake`. A start takes a queue slot first (:class:`~trigger_service.errors.Overloaded`
 when there is none), then inserts the record under its idempotency key: a duplicate gets the
-existing execution back and starts nothing. Only an SQS redelivery (``rerun_transient``) may
-queue an existing execution again, and only one that failed transiently.
+existing execution back and starts nothing — unless the worker holding it died (its lease
+expired): this worker then takes it over (one winner) and runs it again. Only an SQS
+redelivery (``rerun_transient``) may queue a final execution again, and only one that failed
+transiently.
 """
 
 from __future__ import annotations
@@ -85,10 +87,19 @@ class Intake:
                 input=start.input,
                 source=source,
                 idempotency_key=start.idempotency_key,
+                worker=self.executor.worker_id,
             )
-            stored, created = await self.store.create(record)
+            leases = self.executor.leases
+            stored, created = await self.store.create(record, lease_seconds=leases.lease_seconds)
             if created:
                 slot.submit(stored)
+            elif not stored.status.final and not self.executor.holds(stored.id):
+                taken = await self.store.take_over(
+                    stored.id, leases.worker_id, leases.lease_seconds
+                )
+                if taken is not None:
+                    await self.executor.resume(slot, taken)
+                    stored = taken
             elif (
                 rerun_transient
                 and stored.status is ExecutionStatus.FAILED

@@ -11,7 +11,11 @@ handled like this:
   (``ChangeMessageVisibility``) so no other consumer receives it;
 * once every execution is final the message is deleted — unless one failed *transiently*
   (its retries exhausted too): the message is then left to come back after a short
-  visibility timeout, and the redelivery runs that execution once more.
+  visibility timeout, and the redelivery runs that execution once more;
+* an execution another live worker holds (several workers on one queue, a duplicate
+  notification) is neither run here nor waited for: the message is left to come back after
+  one lease period. By then that execution is final (the message is deleted), or its worker
+  died and its lease expired, and this delivery takes it over and runs it.
 
 **max_receive policy.** When ``ApproximateReceiveCount`` reaches ``max_receive`` (5 by
 default) the message is handled one last time and then deleted whatever the outcome: the
@@ -36,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from storage_adapter import StorageError
-from trigger_service.errors import MalformedEvent, Overloaded
+from trigger_service.errors import MalformedEvent, Overloaded, StoreUnavailable
 from trigger_service.events.parse import ObjectEvent, ParsedNotification, parse_sqs_message
 from trigger_service.execution.executor import Executor
 from trigger_service.execution.failures import error_info
@@ -137,7 +141,7 @@ class SqsPoller:
             return
         try:
             accepted = await self.intake.accept(parsed, source="sqs", rerun_transient=True)
-        except Overloaded:
+        except (Overloaded, StoreUnavailable):
             await self._leave(receipt, count)
             return
         except StorageError as exc:
@@ -148,11 +152,17 @@ class SqsPoller:
             await self._record_unroutable(parsed, exc)
             await self._delete(receipt, "deleted")
             return
-        ids = list(dict.fromkeys(record.id for record in accepted.executions))
-        if not ids:
+        me = self.executor.worker_id
+        elsewhere = {r.id for r in accepted.executions if not r.status.final and r.worker != me}
+        ids = [i for i in dict.fromkeys(r.id for r in accepted.executions) if i not in elsewhere]
+        if not ids and not elsewhere:
             await self._delete(receipt, "deleted")
             return
         records = await self._wait_all(receipt, ids)
+        if elsewhere and not last_delivery:
+            # Held by a live worker: not ours to run or to acknowledge; look again later.
+            await self._leave(receipt, count, delay=int(self.executor.leases.lease_seconds) + 1)
+            return
         retryable = [
             r
             for r in records
@@ -204,8 +214,10 @@ class SqsPoller:
                 if self.metrics is not None:
                     self.metrics.finished(record)
 
-    async def _leave(self, receipt: str, count: int) -> None:
-        delay = min(self.settings.redelivery_delay * count, self.settings.visibility_timeout)
+    async def _leave(self, receipt: str, count: int, *, delay: int | None = None) -> None:
+        if delay is None:
+            delay = self.settings.redelivery_delay * count
+        delay = min(delay, self.settings.visibility_timeout)
         try:
             await self._call(self._change_visibility, receipt, delay)
         except Exception as exc:

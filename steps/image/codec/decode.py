@@ -14,9 +14,7 @@ Corrupt EXIF is dropped (orientation counts as upright) and noted; the pixels ar
 
 from __future__ import annotations
 
-import itertools
 import math
-import struct
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -49,29 +47,15 @@ from steps.image.codec.formats import (
     decode_format,
     sniff_format,
 )
-from steps.image.codec.modes import has_alpha
+from steps.image.codec.frames import PILLOW_ERRORS, load_frames, still_fallback
+from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
-from steps.image.picture import Picture, swaps_axes
+from steps.image.picture import EncodeOptions, Picture, swaps_axes
 
 #: Pillow's default decompression-bomb limit (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 #: How much larger than the target a shrink-on-load keeps the image, for a sharp final resize.
 DEFAULT_OVERSAMPLE = 1.4
-#: Frame duration used when an animation gives none, in milliseconds.
-DEFAULT_FRAME_MS = 100
-
-#: Exceptions Pillow raises on bad input (warnings too, when warnings are errors).
-_PILLOW_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    TypeError,
-    KeyError,
-    struct.error,
-    Warning,
-)
 
 
 class DecodeParams(BaseModel):
@@ -92,6 +76,9 @@ class DecodeParams(BaseModel):
     )
     oversample: float = Field(
         default=DEFAULT_OVERSAMPLE, ge=1.0, le=8.0, description="shrink-on-load margin"
+    )
+    metadata: MetadataPolicy = Field(
+        default=DEFAULT_METADATA, description="keep-icc | keep | strip-gps | strip"
     )
 
     @field_validator("formats")
@@ -182,7 +169,11 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         if progress.streamed:
             reader.stream()
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
-        frames, durations, loop, info = _load_frames(image, animated, params.max_pixels)
+        broken: list[str] = []
+        frames, durations, loop, info = load_frames(
+            image, animated, params.max_pixels, still_fallback(reader, image.format, broken)
+        )
+        notes += tuple(broken)
     progress.load_finished_at, progress.load_finished_bytes = time.time(), reader.bytes_received
     progress.decoded_size, progress.frames = frames[0].size, len(frames)
     progress.draft_scale = max(1, round(progress.declared_size[0] / frames[0].width))
@@ -201,6 +192,7 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         orientation=orientation,
         source_size=progress.declared_size,
         notes=notes,
+        options=EncodeOptions(strip=STRIP_POLICIES[params.metadata]),
     )
 
 
@@ -265,6 +257,8 @@ async def decode(ctx: StepContext) -> None:
         ctx.metrics.extra.update(progress.as_extra(reader))
     for note in picture.notes:
         ctx.log.warning("decode: %s", note)
+    if picture.notes:
+        ctx.metrics.extra.setdefault("warnings", []).extend(picture.notes)
     await ctx.write(picture)
 
 
@@ -287,43 +281,6 @@ def _checked_exif(raw: object) -> tuple[ExifData | None, tuple[str, ...]]:
         return None, (f"corrupt EXIF dropped ({exc}); orientation taken as upright",)
 
 
-def _load_frames(
-    image: Image.Image, animated: bool, max_pixels: int
-) -> tuple[tuple[Image.Image, ...], tuple[int, ...], int | None, dict[Any, Any]]:
-    if not animated:
-        image.load()
-        info = dict(image.info)
-        image.info = _pixel_info(info)
-        return (image,), (), None, info
-    frames: list[Image.Image] = []
-    durations: list[int] = []
-    first_info: dict[Any, Any] = {}
-    total = 0
-    for index in itertools.count():
-        try:
-            image.seek(index)
-        except EOFError:
-            break
-        image.load()
-        if index == 0:
-            first_info = dict(image.info)
-        total += image.width * image.height
-        if total > max_pixels:
-            raise ImageTooLarge(
-                f"the animation holds more than {max_pixels / 1e6:.1f} megapixels over its "
-                f"first {index + 1} frames (image.max_pixels); shorten or shrink it"
-            )
-        frames.append(image.convert("RGBA" if has_alpha(image) else "RGB"))
-        durations.append(int(image.info.get("duration") or DEFAULT_FRAME_MS))
-    loop = first_info.get("loop")
-    return tuple(frames), tuple(durations), int(loop) if loop is not None else None, first_info
-
-
-def _pixel_info(info: dict[Any, Any]) -> dict[Any, Any]:
-    """Only what interprets the pixels; metadata moves to the Picture's own fields."""
-    return {key: info[key] for key in ("transparency",) if key in info}
-
-
 def _as_bytes(value: object) -> bytes | None:
     if isinstance(value, str):
         return value.encode() or None
@@ -343,7 +300,7 @@ def _pillow_errors(reader: ChunkReader, formats: tuple[str, ...]) -> Iterator[No
         raise ImageTooLarge(
             f"{exc} — the image is over Pillow's decompression-bomb limit and was not decoded"
         ) from None
-    except _PILLOW_ERRORS as exc:
+    except PILLOW_ERRORS as exc:
         raise classify_error(exc, reader, formats) from exc
 
 

@@ -26,8 +26,9 @@ from PIL import Image, PngImagePlugin
 from steps.api import StepContext, StepDefinition
 from steps.cpu import CpuGate
 from steps.errors import EncodeFailed
-from steps.image.codec.exif import EXIF_HEADER, ORIENTATION_TAG, remove_tag
+from steps.image.codec.exif import EXIF_HEADER, ORIENTATION_TAG, remove_gps, remove_tag
 from steps.image.codec.formats import WRITABLE_FORMATS
+from steps.image.codec.metadata import xmp_without_gps
 from steps.image.codec.modes import frames_for_format
 from steps.image.codec.streams import ChunkWriter
 from steps.image.picture import Picture, expect_picture, upright
@@ -78,19 +79,23 @@ def save_arguments(
         args.update(optimize=options.optimize)
     if icc is not None and options.strip != "all" and pillow_format in _ICC_FORMATS:
         args["icc_profile"] = icc
-    if options.strip == "none":
-        if picture.exif is not None and pillow_format in _EXIF_FORMATS:
-            exif = EXIF_HEADER + remove_tag(picture.exif, ORIENTATION_TAG)
+    if options.strip in ("none", "gps"):
+        exif_raw, xmp = picture.exif, picture.xmp
+        if options.strip == "gps":
+            exif_raw = remove_gps(exif_raw) if exif_raw is not None else None
+            xmp = xmp_without_gps(xmp) if xmp is not None else None
+        if exif_raw is not None and pillow_format in _EXIF_FORMATS:
+            exif = EXIF_HEADER + remove_tag(exif_raw, ORIENTATION_TAG)
             if pillow_format == "JPEG" and len(exif) > JPEG_MAX_EXIF:
                 notes += (f"EXIF of {len(exif)} bytes does not fit in a JPEG; dropped",)
             else:
                 args["exif"] = exif
-        if picture.xmp is not None:
+        if xmp is not None:
             if pillow_format in _XMP_FORMATS:
-                args["xmp"] = picture.xmp
+                args["xmp"] = xmp
             elif pillow_format == "PNG":
                 info = PngImagePlugin.PngInfo()
-                info.add_itxt("XML:com.adobe.xmp", picture.xmp.decode("utf-8", "replace"))
+                info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
                 args["pnginfo"] = info
     if len(frames) > 1 and pillow_format in _ANIMATABLE:
         durations = list(picture.durations) or [100] * len(frames)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 EXIF_HEADER = b"Exif\x00\x00"
 ORIENTATION_TAG = 0x0112
+#: IFD0 tag pointing to the GPS IFD (location, altitude, time, direction of the shot).
+GPS_IFD_TAG = 0x8825
 #: Tags pointing to a sub-IFD: Exif, GPS, Interoperability.
 SUB_IFD_TAGS = frozenset({0x8769, 0x8825, 0xA005})
 #: Bytes per value of each TIFF field type.
@@ -69,6 +71,35 @@ def remove_tag(raw: bytes, tag: int) -> bytes:
         struct.pack_into(order + "H", out, ifd0, count - 1)
         return bytes(out)
     return raw
+
+
+def remove_gps(raw: bytes) -> bytes:
+    """``raw`` without its GPS data: the GPS IFD's entries and values zeroed, its pointer
+    removed from IFD0. Nothing else moves, so every other offset stays valid."""
+    order, ifd0 = _header(raw)
+    for index in range(_u16(raw, order, ifd0)):
+        entry = ifd0 + 2 + index * _ENTRY
+        if _u16(raw, order, entry) == GPS_IFD_TAG:
+            gps = _u32(raw, order, entry + 8)
+            break
+    else:
+        return raw
+    out = bytearray(raw)
+    if gps >= 8 and gps + 2 <= len(raw):
+        count = _u16(raw, order, gps)
+        for item in range(count):
+            field = gps + 2 + item * _ENTRY
+            if field + _ENTRY > len(raw):
+                break
+            _, kind, number = struct.unpack_from(order + "HHI", raw, field)
+            size = TYPE_SIZES.get(kind, 1) * number
+            start = _u32(raw, order, field + 8)
+            if size > 4 and start < len(raw):
+                stop = min(start + size, len(raw))
+                out[start:stop] = bytes(stop - start)
+        end = min(gps + 2 + count * _ENTRY + 4, len(raw))
+        out[gps:end] = bytes(end - gps)
+    return remove_tag(bytes(out), GPS_IFD_TAG)
 
 
 def _header(raw: bytes) -> tuple[str, int]:

@@ -26,7 +26,7 @@ UNBOUNDED = 2**31 - 1
 #: Pillow's ``reducing_gap``: shrink by an integer factor first when the ratio is large.
 REDUCING_GAP = 3.0
 
-CompressFormat = Literal["keep", "jpeg", "png", "webp", "avif"]
+CompressFormat = Literal["keep", "jpeg", "png", "webp", "avif", "gif"]
 _FORMAT_ALIASES = {"jpg": "jpeg"}
 
 
@@ -41,9 +41,10 @@ class CompressParams(BaseModel):
     quality: int | None = Field(default=None, ge=1, le=100, description="lossy quality 1-100")
     progressive: bool = Field(default=False, description="progressive JPEG (written at the end)")
     optimize: bool = Field(default=False, description="smaller output, more CPU")
-    strip_metadata: StripPolicy = Field(
-        default="exif",
-        description="none | exif (EXIF and XMP, keeping the ICC profile) | all; true = exif",
+    strip_metadata: StripPolicy | None = Field(
+        default=None,
+        description="none | gps | exif (EXIF and XMP, keeping the ICC profile) | all; "
+        "true = exif; default: the workflow's image.metadata",
     )
     background: Color = Field(default=(255, 255, 255), description="behind transparency in JPEG")
     resample: ResampleName = Field(default="lanczos", description="resampling filter")
@@ -69,8 +70,10 @@ class CompressParams(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> CompressParams:
-        if self.quality is not None and self.format == "png":
-            raise ValueError("quality applies to jpeg, webp and avif, not to png (lossless)")
+        if self.quality is not None and self.format in ("png", "gif"):
+            raise ValueError(
+                f"quality applies to jpeg, webp and avif, not to {self.format} (lossless)"
+            )
         if self.progressive and self.format not in ("jpeg", "keep"):
             raise ValueError("progressive applies to jpeg only")
         return self
@@ -108,7 +111,7 @@ def compress_picture(picture: Picture, params: CompressParams) -> Picture:
         quality=params.quality,
         progressive=params.progressive,
         optimize=params.optimize,
-        strip=params.strip_metadata,
+        strip=params.strip_metadata or picture.options.strip,
         background=params.background,
     )
     return replace(picture, options=options)

@@ -1,6 +1,8 @@
 """rotate: turn the (upright) picture clockwise by ``angle`` degrees.
 
-Multiples of 90° are exact transposes — no resampling, every pixel kept. Other angles resample
+Multiples of 90° are exact transposes of the decoded pixels — no resampling, every pixel kept;
+the picture is then encoded again like any other (a JPEG is re-compressed: Pillow offers no
+lossless DCT-block rotation such as ``jpegtran``'s). Other angles resample
 (bicubic by default); ``expand`` grows the canvas to hold the whole image and ``fill`` colours
 the uncovered corners (``transparent`` adds an alpha band).
 """
@@ -37,7 +39,7 @@ class RotateParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    angle: float = Field(description="degrees clockwise; multiples of 90 are lossless")
+    angle: float = Field(description="degrees clockwise; multiples of 90 turn pixels exactly")
     expand: bool = Field(default=True, description="grow the canvas to fit the rotated image")
     fill: Color | Literal["transparent"] = Field(
         default=(255, 255, 255), description="colour of uncovered corners, or transparent"
@@ -100,5 +102,5 @@ ROTATE = StepDefinition(
     params_model=RotateParams,
     consumes="picture",
     produces="picture",
-    description="rotate clockwise; quarter turns are lossless transposes",
+    description="rotate clockwise; quarter turns transpose pixels exactly, then re-encode",
 )
