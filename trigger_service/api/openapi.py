@@ -124,7 +124,10 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         query=(Query("store", "false: stream without storing", {"type": "boolean"}),),
         body=ObjectRequest,
     ),
-    ("/healthz", "get"): Operation({200: Answer("alive", Health)}, public=True),
+    ("/healthz", "get"): Operation(
+        {200: Answer("alive", Health), 503: Answer("the execution store is down", Health)},
+        public=True,
+    ),
     ("/metrics", "get"): Operation(
         {200: Answer("Prometheus text", media_type="text/plain", schema={"type": "string"})},
         public=True,

@@ -3,7 +3,9 @@ document): error bodies, listings, webhook answers, health."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from trigger_service.records import ExecutionRecord
 
@@ -48,8 +50,15 @@ class EventsAnswer(_Answer):
 
 
 class Health(_Answer):
-    """Liveness, with the executor's queue and running counts."""
+    """Liveness with the executor's counts; ``unavailable`` (503) with a reason while the
+    execution store cannot be reached."""
 
-    status: str
+    # ``reason`` is left out of a healthy answer, so defaults are not required here.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=False)
+
+    status: Literal["ok", "unavailable"]
+    worker: str
+    store: str
     queued: int
     running: int
+    reason: str | None = Field(default=None, description="why, when unavailable")
