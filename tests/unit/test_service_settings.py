@@ -30,7 +30,17 @@ service:
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PORT", "HOST", "TOKEN", "HMAC_SECRET", "QUEUE_URLS", "QUEUE_SIZE", "LOG_FORMAT"):
+    for name in (
+        "PORT",
+        "HOST",
+        "TOKEN",
+        "HMAC_SECRET",
+        "QUEUE_URLS",
+        "QUEUE_SIZE",
+        "LOG_FORMAT",
+        "STORE",
+        "WORKER_ID",
+    ):
         monkeypatch.delenv(f"BUCKETSTREAM_{name}", raising=False)
 
 
@@ -95,13 +105,18 @@ def test_print_settings_masks_secrets(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main,
         ["serve", "--config", str(path), "--port", "9100", "--print-settings"],
-        env={"BUCKETSTREAM_TOKEN": "very-secret", "BUCKETSTREAM_QUEUE_SIZE": "9"},
+        env={
+            "BUCKETSTREAM_TOKEN": "very-secret",
+            "BUCKETSTREAM_QUEUE_SIZE": "9",
+            "BUCKETSTREAM_STORE": "postgresql://bucketstream:db-password@db:5432/executions",
+        },
     )
     assert result.exit_code == 0, result.output
-    assert "very-secret" not in result.output
+    assert "very-secret" not in result.output and "db-password" not in result.output
     shown = json.loads(result.output)
     assert shown["token"] == MASK and shown["hmac_secret"] is None
     assert (shown["host"], shown["port"], shown["queue_size"]) == ("127.0.0.2", 9100, 9)
+    assert shown["store"] == "postgresql://db:5432/executions"
     bad = CliRunner().invoke(
         main, ["serve", "--config", str(path), "--print-settings"], env={"BUCKETSTREAM_PORT": "x"}
     )
