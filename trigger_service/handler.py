@@ -13,7 +13,11 @@ packages: the root of the function's zip). Each invocation:
 3. runs every matching workflow, one after the other, with the service's
    :class:`~trigger_service.execution.engine.ExecutionEngine`: same pipeline, same multipart
    commit-or-abort;
-4. returns ``{"executions": [records], "ignored": [{"reason", "detail"}]}``.
+4. returns ``{"executions": [records], "ignored": [{"reason", "detail"}]}``; for an SQS
+   trigger also ``batchItemFailures`` (Lambda's partial batch response, with
+   ``ReportBatchItemFailures`` on): the messages whose executions failed transiently, which
+   the queue then delivers again, while the others are deleted. A message whose body is not
+   a notification is ignored (``malformed_event``), since delivering it again cannot help.
 
 No store and no HTTP server: the records are the answer. An execution's timeout is the
 smaller of the workflow's ``timeout_seconds`` and the invocation's remaining time
@@ -36,24 +40,29 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from storage_adapter import StorageIO, StorageSettings, TransferSettings, make_s3_client
 from trigger_service.cli.settings import storage_from_env, transfer_from_env
-from trigger_service.errors import ExecutionTimeout, WorkflowConfigError
-from trigger_service.events import ParsedNotification, parse_notification
+from trigger_service.errors import ExecutionTimeout, MalformedEvent, WorkflowConfigError
+from trigger_service.events import IgnoredRecord, ParsedNotification, parse_notification
 from trigger_service.execution.engine import ExecutionEngine
-from trigger_service.intake.routing import Router
+from trigger_service.intake.routing import Router, Start
 from trigger_service.records import ErrorInfo, ExecutionRecord, ExecutionStatus, utc_now
 from trigger_service.workflows.model import Workflows, load_workflows, prepare_workflows
 from trigger_service.workflows.resources import StorageResourceLoader
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 #: Environment variable naming the workflow file.
 WORKFLOWS_VARIABLE = "BUCKETSTREAM_WORKFLOWS"
 #: Where the packages sit in a function's zip: a relative workflow path is looked up here too.
 CODE_ROOT = Path(__file__).resolve().parent.parent
+#: Reason of an SQS message whose body is not a notification.
+REASON_MALFORMED = "malformed_event"
 #: Seconds of the invocation kept back to abort an upload and return the records.
 ABORT_MARGIN_SECONDS = 3.0
 
@@ -69,7 +78,7 @@ class FunctionRuntime:
     workflows: Workflows
     storage: StorageSettings
     transfer: TransferSettings
-    client: Any
+    client: S3Client
 
     @classmethod
     async def load(cls, path: Path, env: Mapping[str, str]) -> FunctionRuntime:
@@ -90,48 +99,66 @@ class FunctionRuntime:
     async def invoke(self, event: Any, remaining: Callable[[], float]) -> dict[str, Any]:
         """Run the executions ``event`` starts; ``remaining()`` gives the seconds left."""
         engine = self.engine()
-        parsed = _parse(event)
         router = Router(self.workflows, engine.io)
         records: list[ExecutionRecord] = []
-        ignored = [{"reason": i.reason, "detail": i.detail} for i in parsed.ignored]
-        for object_event in parsed.events:
-            routed = await router.route(object_event)
-            ignored += [{"reason": i.reason, "detail": i.detail} for i in routed.ignored]
-            for start in routed.starts:
-                budget = remaining() - ABORT_MARGIN_SECONDS
-                record = ExecutionRecord(
-                    workflow=start.workflow.name,
-                    input=start.input,
-                    source="function",
-                    idempotency_key=start.idempotency_key,
-                )
-                if budget <= 0:
-                    records.append(_out_of_time(record))
-                    continue
-                workflow = start.workflow
-                limited = budget < workflow.timeout_seconds
-                if limited:
-                    workflow = dataclasses.replace(workflow, timeout_seconds=budget)
-                record = await engine.execute(workflow, record)
-                if (
-                    limited
-                    and record.error is not None
-                    and record.error.code == ExecutionTimeout.code
-                ):
-                    record.error = _invocation_timeout(budget)
-                records.append(record)
-        return {"executions": [r.public() for r in records], "ignored": ignored}
+        ignored: list[dict[str, str]] = []
+        retry: list[str] = []
+        messages = _messages(event)
+        for message_id, parsed in messages:
+            ignored += [{"reason": i.reason, "detail": i.detail} for i in parsed.ignored]
+            for object_event in parsed.events:
+                routed = await router.route(object_event)
+                ignored += [{"reason": i.reason, "detail": i.detail} for i in routed.ignored]
+                for start in routed.starts:
+                    record = await self._execute(engine, start, remaining)
+                    records.append(record)
+                    transient = record.error is not None and record.error.transient
+                    if transient and message_id is not None and message_id not in retry:
+                        retry.append(message_id)
+        answer: dict[str, Any] = {
+            "executions": [r.public() for r in records],
+            "ignored": ignored,
+        }
+        if messages and messages[0][0] is not None:
+            answer["batchItemFailures"] = [{"itemIdentifier": m} for m in retry]
+        return answer
+
+    async def _execute(
+        self, engine: ExecutionEngine, start: Start, remaining: Callable[[], float]
+    ) -> ExecutionRecord:
+        budget = remaining() - ABORT_MARGIN_SECONDS
+        record = ExecutionRecord(
+            workflow=start.workflow.name,
+            input=start.input,
+            source="function",
+            idempotency_key=start.idempotency_key,
+        )
+        if budget <= 0:
+            return _out_of_time(record)
+        workflow = start.workflow
+        limited = budget < workflow.timeout_seconds
+        if limited:
+            workflow = dataclasses.replace(workflow, timeout_seconds=budget)
+        record = await engine.execute(workflow, record)
+        if limited and record.error is not None and record.error.code == ExecutionTimeout.code:
+            record.error = _invocation_timeout(budget)
+        return record
 
 
-def _parse(event: Any) -> ParsedNotification:
-    """The notification, or an SQS-triggered invocation's messages, parsed."""
+def _messages(event: Any) -> list[tuple[str | None, ParsedNotification]]:
+    """The notification, or each message of an SQS-triggered invocation with its id."""
     records = event.get("Records") if isinstance(event, Mapping) else None
     if isinstance(records, list) and records and all(_is_sqs(r) for r in records):
-        parts = [parse_notification(r["body"]) for r in records]
-        return ParsedNotification(
-            tuple(e for p in parts for e in p.events), tuple(i for p in parts for i in p.ignored)
-        )
-    return parse_notification(event)
+        return [(str(r.get("messageId", i)), _parse_message(r)) for i, r in enumerate(records)]
+    return [(None, parse_notification(event))]
+
+
+def _parse_message(record: Mapping[str, Any]) -> ParsedNotification:
+    """One SQS message; a body that is no notification is ignored (retrying cannot fix it)."""
+    try:
+        return parse_notification(record.get("body", ""))
+    except MalformedEvent as exc:
+        return ParsedNotification(ignored=(IgnoredRecord(REASON_MALFORMED, exc.message),))
 
 
 def _is_sqs(record: Any) -> bool:

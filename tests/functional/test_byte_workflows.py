@@ -179,3 +179,23 @@ def test_truncated_gzip_fails_cleanly(s3: S3Client, bucket: str, moto_endpoint: 
     s3.put_object(Bucket=bucket, Key="in/cut.gz", Body=body[: len(body) - 1000])
     record = run(moto_endpoint, bucket, ["gunzip"], "in/cut.gz", "g/")
     assert_failed_cleanly(record, s3, bucket, "InvalidCompressedData", "g/")
+
+
+def test_workflow_timeout_is_a_typed_timeout_with_nothing_left(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="in/slow.bin", Body=os.urandom(6 * MiB + 1))
+    workflow = flows(
+        {
+            "w": {
+                "trigger": {"bucket": bucket, "prefix": "in/"},
+                "steps": ["tests.support.fakes:crawl"],
+                "output": {"bucket": bucket, "key": "slow/{name}"},
+                "timeout_seconds": 1.5,
+            }
+        }
+    ).get("w")
+    record = anyio.run(execute, engine(moto_endpoint, TRANSFER), workflow, bucket, "in/slow.bin")
+    assert_failed_cleanly(record, s3, bucket, "Timeout", "slow/")
+    assert record.error is not None and record.error.transient
+    assert "timeout_seconds (1.5 s)" in record.error.message

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-import anyio
 import pytest
 
 import trigger_service
-from steps import StepContext
 from tests.support.storage import MiB, keys_under, open_uploads, read_object
 from trigger_service.errors import MalformedEvent, WorkflowConfigError
 
@@ -24,13 +22,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 handler_module = sys.modules["trigger_service.handler"]
-
-
-async def crawl(ctx: StepContext) -> None:
-    """A slow step: forwards each chunk after a pause, so the invocation's time runs out."""
-    async for chunk in ctx.input:
-        await ctx.write(chunk)
-        await anyio.sleep(0.3)
 
 
 class LambdaContext:
@@ -76,7 +67,7 @@ def function_env(
             },
             "slow": {
                 "trigger": {"bucket": bucket, "prefix": "slow/"},
-                "steps": ["tests.functional.test_function_handler:crawl"],
+                "steps": ["tests.support.fakes:crawl"],
                 "output": {"bucket": bucket, "key": "slow-out/{name}"},
             },
         }
@@ -221,8 +212,13 @@ def test_sqs_triggered_lambda_and_outputs_are_ignored(
             }
         ]
     }
+    event["Records"].append(
+        {**event["Records"][0], "messageId": "bad-body", "body": "not a notification"}
+    )
     answer = trigger_service.handler(event, LambdaContext(60))
     assert len(answer["executions"]) == 2
+    assert answer["batchItemFailures"] == []
+    assert [i["reason"] for i in answer["ignored"]] == ["malformed_event"]
     # The output in archive/ is not under the trigger prefix; one under it that an execution
     # wrote is ignored, never processed again.
     body = read_object(s3, bucket, "errors/q.log")
@@ -237,6 +233,20 @@ def test_sqs_triggered_lambda_and_outputs_are_ignored(
     )
     assert again["executions"] == []
     assert {i["reason"] for i in again["ignored"]} == {"execution_output"}
+    assert "batchItemFailures" not in again  # not an SQS invocation
+
+
+def test_sqs_message_of_a_transient_failure_is_reported_for_redelivery(
+    s3: S3Client, bucket: str, function_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(handler_module, "ABORT_MARGIN_SECONDS", 0.5)
+    size, etag = put(s3, bucket, "slow/q.bin", os.urandom(6 * MiB))
+    body = json.dumps(s3_event(bucket, "slow/q.bin", size, etag))
+    event = {"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": body}]}
+    answer = trigger_service.handler(event, LambdaContext(2))
+    assert answer["executions"][0]["error"]["code"] == "Timeout"
+    assert answer["batchItemFailures"] == [{"itemIdentifier": "m-1"}]
+    assert open_uploads(s3, bucket) == []
 
 
 def test_remaining_time_bounds_the_execution(

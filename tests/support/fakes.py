@@ -1,4 +1,4 @@
-"""Fakes behind real interfaces: a pipeline sink that keeps its output in memory."""
+"""Fakes behind real interfaces: a pipeline sink that keeps its output in memory, a slow step."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 
 from bridge import StageContext
+from steps import StepContext
 
 
 @dataclass
@@ -44,3 +45,10 @@ class MemorySink:
     async def abort(self) -> None:
         """Count the abort; nothing becomes the output."""
         self.aborted += 1
+
+
+async def crawl(ctx: StepContext) -> None:
+    """A slow user step (``tests.support.fakes:crawl``): each chunk forwarded after 0.3 s."""
+    async for chunk in ctx.input:
+        await ctx.write(chunk)
+        await anyio.sleep(0.3)

@@ -112,7 +112,7 @@ def run(
 @click.option("--endpoint-url", default=None, help="S3 endpoint for s3:// resources (logos).")
 @quiet_option
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("destination", type=click.Path(path_type=Path))
 def process(
     config: Path,
     workflow_name: str,
@@ -124,7 +124,9 @@ def process(
     """Run a workflow's steps on the local file SOURCE, writing DESTINATION.
 
     Uses the same streaming pipeline as a bucket execution. On bad input it exits 1 with the
-    error code and message on stderr and leaves no DESTINATION behind.
+    error code and message on stderr and leaves no DESTINATION behind. A workflow with several
+    outputs writes one file per output beside DESTINATION (out.jpg: out.thumb.webp, ...), or
+    into DESTINATION when it is a directory.
     """
     if not source.is_file():
         _fail(f"input file {source} does not exist", "NoSuchFile")
@@ -132,12 +134,15 @@ def process(
         _fail("SOURCE and DESTINATION must differ: originals are never modified")
     io = StorageIO.from_settings(storage_from_env(endpoint_url=endpoint_url))
     total = source.stat().st_size
+    into_directory = destination.is_dir()
 
     async def execute() -> dict[str, object]:
         workflows = await prepare_workflows(
             load_workflows(config), StorageResourceLoader(io, base_dir=config.parent)
         )
         workflow = workflows.get(workflow_name)
+        if into_directory and not workflow.fan_out:
+            _fail(f"DESTINATION {destination} is a directory; give a file name")
         metrics: list[StageMetrics] = []
         failure: Exception | None = None
         with (

@@ -1,5 +1,7 @@
 """Image codec: bytes to pictures and back, streaming at both ends.
 
 ``streams`` adapts chunk channels to blocking file objects; ``decode`` and ``encode`` are the
-planner's DECODE/ENCODE stages; ``formats``, ``exif`` and ``modes`` hold what both need.
+planner's DECODE/ENCODE stages; ``formats``, ``exif`` and ``modes`` hold what both need;
+``metadata`` the workflow's metadata policies; ``frames`` loads animation frames (a broken
+animation becomes a still of its first frame).
 """
