@@ -162,3 +162,47 @@ async def test_retry_needs_the_credential_and_the_page_header_with_a_cookie(
         assert (await client.get("/executions/nope/events")).status_code == 404
         rerun = await client.post(f"/executions/{execution_id}/retry", headers={PAGE_HEADER: "1"})
         assert rerun.status_code == 202, rerun.text
+
+
+async def test_a_preview_of_each_output_of_a_fan_out(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/f.png", Body=encode(noise((600, 400)), "PNG"))
+    flows = workflows(
+        bucket,
+        renditions={
+            "trigger": {"prefix": "incoming/"},
+            "steps": [],
+            "output": None,
+            "outputs": [
+                {
+                    "name": "small",
+                    "steps": [{"compress": {"max_width": 60, "max_height": 60}}],
+                    "key": "small/{name}",
+                },
+                {
+                    "name": "large",
+                    "steps": [{"compress": {"max_width": 300, "max_height": 300}}],
+                    "key": "large/{name}",
+                },
+            ],
+        },
+    )
+    async with running(config(moto_endpoint, flows)) as (_, client):
+        started = await client.post(
+            "/workflows/renditions/executions", json={"bucket": bucket, "key": "incoming/f.png"}
+        )
+        record = await wait_final(client, started.json()["id"])
+        assert record["status"] == "succeeded", record
+        sizes = {}
+        for name in ("small", "large", ""):
+            answer = await client.get(
+                f"/executions/{record['id']}/preview",
+                params={"side": "output", "max": 1024, "output": name},
+            )
+            assert answer.status_code == 200, answer.text
+            sizes[name] = max(Image.open(io.BytesIO(answer.content)).size)
+        assert sizes == {"small": 60, "large": 300, "": 60}, "the default is the first output"
+        unknown = await client.get(f"/executions/{record['id']}/preview?output=huge")
+        assert unknown.status_code == 404
+        assert "small, large" in unknown.json()["error"]["message"]

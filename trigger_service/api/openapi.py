@@ -109,6 +109,7 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
         query=(
             Query("side", "input or output", {"type": "string", "enum": ["input", "output"]}),
             Query("max", "longest edge", {"type": "integer", "minimum": 16, "maximum": 1024}),
+            Query("output", "the output of a fan-out to show (default its first)"),
         ),
     ),
     ("/executions/{execution_id}/retry", "post"): Operation({202: _RECORD}),

@@ -1,6 +1,7 @@
 """Thumbnails of an execution's input or output: ``GET /executions/{id}/preview``.
 
-``?side=input|output&max=256``: the object (pinned to the record's etag and version) is read
+``?side=input|output&max=256`` (``&output=NAME`` for one output of a fan-out, default its
+first): the object (pinned to the record's etag and version) is read
 with ranged GETs and streamed through the same stages as a workflow — decode with
 shrink-on-load, ``compress`` to fit ``max × max`` as WebP (alpha kept), encode — into a
 small buffer. Objects over :data:`MAX_SOURCE_BYTES` and thumbnails over
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -28,7 +30,7 @@ from trigger_service.api.access import authenticate_viewer
 from trigger_service.api.params import int_param
 from trigger_service.errors import InvalidRequest, PreviewUnavailable
 from trigger_service.execution.failures import error_info
-from trigger_service.records import ObjectRef
+from trigger_service.records import ExecutionRecord, ObjectRef
 from trigger_service.service import Service
 
 logger = logging.getLogger(__name__)
@@ -135,7 +137,7 @@ async def preview(request: Request) -> Response:
         raise InvalidRequest(f"side: must be input or output, got {side[:20]!r}")
     edge = int_param(request.query_params.get("max"), "max", DEFAULT_EDGE, MIN_EDGE, MAX_EDGE)
     record = await service.store.get(request.path_params["execution_id"])
-    source = record.input if side == "input" else record.output
+    source = record.input if side == "input" else _output(record, request.query_params)
     if source is None:
         raise PreviewUnavailable(f"execution {record.id} has no output (it is {record.status})")
     cache: PreviewCache = _cache(request)
@@ -152,6 +154,20 @@ async def preview(request: Request) -> Response:
                 cache.put(key, data)
     headers = {"Cache-Control": f"private, max-age={int(CACHE_SECONDS)}"}
     return Response(data, media_type=MEDIA_TYPE, headers=headers)
+
+
+def _output(record: ExecutionRecord, query: Mapping[str, str]) -> ObjectRef | None:
+    """The output to show: ``?output=NAME`` of a fan-out (default its first), else the one."""
+    name = query.get("output")
+    if not record.outputs:
+        return record.output
+    if not name:
+        return record.outputs[0]
+    for output in record.outputs:
+        if output.name == name:
+            return output
+    known = ", ".join(output.name for output in record.outputs)
+    raise PreviewUnavailable(f"execution {record.id} has no output {name[:40]!r} (it has {known})")
 
 
 def _cache(request: Request) -> PreviewCache:

@@ -53,22 +53,30 @@ function seconds(start, end) {
 }
 
 function isImage(record) {
-  return record.steps.some((step) => step.name === "decode" || step.name === "encode");
+  // Image stages are decode/encode, or branch.decode/branch.encode in a fan-out.
+  return record.steps.some((step) => /(^|\.)(decode|encode)$/.test(step.name));
 }
 
 function previewUrl(record, side, max) {
   return `/executions/${encodeURIComponent(record.id)}/preview?side=${side}&max=${max}`;
 }
 
+function outputsOf(record) {
+  // A fan-out names each output; a single-output workflow has one, unnamed.
+  if (record.outputs && record.outputs.length) return record.outputs;
+  return record.output ? [record.output] : [];
+}
+
 function objectCell(record) {
   const cell = el("td", { className: "objects" });
-  const sides = [["input", record.input], ["output", record.output]];
-  sides.forEach(([side, ref], index) => {
-    if (!ref) return;
-    if (index) cell.append(el("span", { className: "muted", text: " → " }));
-    const label = `s3://${ref.bucket}/${ref.key}`;
+  const sides = [["input", record.input, null]];
+  for (const ref of outputsOf(record)) sides.push(["output", ref, ref.name || null]);
+  sides.forEach(([side, ref, name], index) => {
+    if (index) cell.append(el("span", { className: "muted", text: index === 1 ? " → " : ", " }));
+    const label = `${name ? name + ": " : ""}s3://${ref.bucket}/${ref.key}`;
+    const href = previewUrl(record, side, 1024) + (name ? `&output=${encodeURIComponent(name)}` : "");
     const link = isImage(record) && (side === "input" || record.status === "succeeded")
-      ? el("a", { href: previewUrl(record, side, 1024), target: "_blank", rel: "noopener", text: label })
+      ? el("a", { href, target: "_blank", rel: "noopener", text: label })
       : el("span", { text: label });
     link.classList.add(`object-${side}`);
     cell.append(link);
@@ -120,7 +128,7 @@ function thumbsCell(record, previous) {
   if (!isImage(record)) return cell;
   const thumbs = el("div", { className: "thumbs" });
   for (const side of ["input", "output"]) {
-    const ready = side === "input" || (record.status === "succeeded" && record.output);
+    const ready = side === "input" || (record.status === "succeeded" && outputsOf(record).length);
     if (!ready) continue;
     const old = previous && previous.querySelector(`img.thumb-${side}`);
     let img = old;
