@@ -206,6 +206,45 @@ def paced_decode(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def strip_timeline(params: dict[str, Any]) -> dict[str, Any]:
+    """The image workflow on a file held in memory; when each image stage sent output.
+
+    Times are seconds after the pipeline started: the first and last output of compress,
+    watermark and encode, and how many strips each sent.
+    """
+    from bridge import Stage, run_pipeline
+    from steps import to_stage
+
+    logging.basicConfig(level=logging.ERROR)
+    workflow = load_image_workflow(marks_of(params))
+    data = Path(params["source"]).read_bytes()
+
+    async def feed(ctx: StageContext) -> None:
+        for start in range(0, len(data), 64 * 1024):
+            await ctx.write(data[start : start + 64 * 1024])
+
+    log = logging.LoggerAdapter(logging.getLogger("bench"), {})
+    stages = [Stage("read", feed)] + [to_stage(s, log) for s in workflow.planned_steps()]
+    began = time.time()
+    result = anyio.run(run_pipeline, stages, MemorySink())
+    elapsed = time.time() - began
+
+    def rel(value: float | None) -> float | None:
+        return None if value is None else round(value - began, 4)
+
+    timeline = {
+        metrics.name: {
+            "frames_out": metrics.frames_out,
+            "first_output_at": rel(metrics.first_output_at),
+            "last_output_at": rel(metrics.last_output_at),
+            "finished_at": rel(metrics.finished_at),
+        }
+        for metrics in result.stages
+        if metrics.name in ("decode", "compress", "watermark", "encode")
+    }
+    return {"seconds": elapsed, "stages": timeline, "output_bytes": result.output}
+
+
 def cpu_ceiling(params: dict[str, Any]) -> dict[str, Any]:
     """The workflow's own step functions on images held in memory, ``threads`` at a time."""
     from steps.image import compress_picture, decode_bytes, encode_bytes, watermark_picture

@@ -108,7 +108,12 @@ def run_workflow(params: dict[str, Any]) -> dict[str, Any]:
 
     logging.basicConfig(level=logging.ERROR)
     io = StorageIO.from_settings(
-        StorageSettings(endpoint_url=params["endpoint"], region=REGION, read_timeout=READ_TIMEOUT)
+        StorageSettings(
+            endpoint_url=params["endpoint"],
+            region=REGION,
+            read_timeout=READ_TIMEOUT,
+            payload_signing=params.get("payload_signing", "auto"),
+        )
     )
     timer = OperationTimer().attach(io.client)
     document = workflow_document(

@@ -7,10 +7,11 @@
             await ctx.write(transform(chunk))     # streaming return, like ctx.Write()
 
 A :class:`StepDefinition` adds what the runner needs to know about a step: the frame kinds it
-consumes and produces (``bytes`` or ``picture``; the runner inserts decode/encode stages where
-they differ), its parameter model, an optional size hint for shrink-on-load, an optional
-one-time ``setup`` (e.g. loading a watermark logo once per workflow), and the output format
-it fixes, if any.
+consumes and produces (``bytes``; ``picture``, one whole decoded picture; or ``strips``, the
+same picture as horizontal :class:`steps.image.PictureStrip` bands, top to bottom — the planner
+inserts decode/encode and split/join stages where they differ), its parameter model, an
+optional size hint for shrink-on-load, an optional one-time ``setup`` (e.g. loading a
+watermark logo once per workflow), and the output format it fixes, if any.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bridge import StageContext, StageMetrics
 
-FrameKind = Literal["bytes", "picture"]
+FrameKind = Literal["bytes", "picture", "strips"]
 
 
 class NoParams(BaseModel):

@@ -8,6 +8,7 @@ can act on::
     │   └── KeyUnavailable          KeyUnavailable      (key_env / key_file missing or not a key)
     ├── StepNotFound                UnknownStep         (unknown name or import path)
     ├── EncodeFailed                EncodeFailed        (a picture cannot be written as chosen)
+    ├── StripOrderError             StripOrderError     (a strip-aware step broke the strip order)
     └── InputError                  (bad input: fails the execution, never retried)
         ├── EmptyInput              EmptyInput
         ├── InvalidImage            InvalidImage
@@ -54,6 +55,12 @@ class EncodeFailed(StepError):
     """A picture cannot be written in the chosen format (e.g. too wide for JPEG)."""
 
     code = "EncodeFailed"
+
+
+class StripOrderError(StepError):
+    """Picture strips that do not continue their picture (a strip-aware step's bug)."""
+
+    code = "StripOrderError"
 
 
 class InputError(StepError):

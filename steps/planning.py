@@ -4,10 +4,19 @@ Planning inserts a *decode* stage where bytes meet a picture step and an *encode
 a picture meets a byte consumer, so a chain of picture steps decodes once and encodes once.
 The decode stage gets the size hint of the first picture step after it, for shrink-on-load.
 
+Image steps take a whole picture (``picture``) or a picture in horizontal strips (``strips``).
+Between two strip steps each band goes on as soon as it is done; where a strip step meets a
+whole-picture step the planner inserts *join* (strips → picture) or *split* (picture → strips).
+Decode emits strips itself when the next step takes strips (one strip holding the whole picture
+when that step shrinks it, as compress does: it reads windows of rows and sends on small
+strips), and the strip encoder writes baseline JPEG as the strips come (other formats are joined
+and encoded at the end).
+
 A fan-out (``plan_fan_out``) plans the shared steps and each branch's steps around one tee:
-when every branch starts with a picture step, the decode moves before the tee (one decode for
-all branches) and its size hint is the largest the branches ask for (none if one asks for the
-full size); each branch ends with its own encode.
+when every branch starts with an image step, the decode moves before the tee (one decode for
+all branches, a whole picture on the tee, split again in branches that take strips) and its size
+hint is the largest the branches ask for (none if one asks for the full size); each branch ends
+with its own encode.
 """
 
 from __future__ import annotations
@@ -76,7 +85,7 @@ async def prepare_step(step: ConfiguredStep, loader: ResourceLoader) -> Configur
 def plan_steps(
     steps: Sequence[ConfiguredStep], *, image_options: Mapping[str, Any] | None = None
 ) -> list[ConfiguredStep]:
-    """Insert decode/encode stages so frame kinds match from bytes in to bytes out."""
+    """Insert decode/encode and split/join stages so frame kinds match from bytes to bytes."""
     planned, _ = _plan(steps, "bytes", "bytes", image_options)
     return planned
 
@@ -96,7 +105,7 @@ def plan_fan_out(
     if (
         shared_end == "bytes"
         and branches
-        and all(branch and branch[0].consumes == "picture" for branch in branches)
+        and all(branch and branch[0].consumes != "bytes" for branch in branches)
     ):
         shared_end = "picture"
     hint = _largest_hint([_first_hint(branch) for branch in branches])
@@ -116,20 +125,26 @@ def _plan(
     current = start
     for index, step in enumerate(steps):
         if current != step.consumes:
-            planned.append(_converter(current, _first_hint(steps[index:]), image_options))
+            hint = _first_hint(steps[index:])
+            planned += _converters(current, step.consumes, hint, image_options, _shrinks(step))
         planned.append(step)
         current = step.produces
     if current != end:
         hint = tail_hint if current == "bytes" else None
-        planned.append(_converter(current, hint, image_options))
+        planned += _converters(current, end, hint, image_options, False)
     return planned, end
 
 
 def _first_hint(following: Sequence[ConfiguredStep]) -> SizeHint | None:
-    """The size hint of the first picture step in ``following`` (None: full size)."""
+    """The size hint of the first image step in ``following`` (None: full size)."""
     return next(
-        (s.definition.size_hint(s.params) for s in following if s.consumes == "picture"), None
+        (s.definition.size_hint(s.params) for s in following if s.consumes != "bytes"), None
     )
+
+
+def _shrinks(step: ConfiguredStep) -> bool:
+    """True for a step that shrinks pictures to a size hint (it reads windows of rows)."""
+    return step.definition.size_hint(step.params) is not None
 
 
 def _largest_hint(hints: Sequence[SizeHint | None]) -> SizeHint | None:
@@ -140,17 +155,30 @@ def _largest_hint(hints: Sequence[SizeHint | None]) -> SizeHint | None:
     return (max(w for w, _ in present), max(h for _, h in present))
 
 
-def _converter(
-    current: FrameKind, hint: SizeHint | None, image_options: Mapping[str, Any] | None
-) -> ConfiguredStep:
-    from steps.image import DECODE, ENCODE
+def _converters(
+    current: FrameKind,
+    wanted: FrameKind,
+    hint: SizeHint | None,
+    image_options: Mapping[str, Any] | None,
+    next_shrinks: bool,
+) -> list[ConfiguredStep]:
+    from steps.image import DECODE, ENCODE, JOIN, SPLIT, STRIP_ENCODE
 
-    if current == "picture":
-        return configure_step(ENCODE, {}, label="encode")
-    options = dict(image_options or {})
-    if hint is not None:
-        options.setdefault("target_size", hint)
-    return configure_step(DECODE, options, label="decode")
+    if current == "bytes":
+        options = dict(image_options or {})
+        if hint is not None:
+            options.setdefault("target_size", hint)
+        options["strips"] = wanted == "strips"
+        # A step that shrinks the picture reads windows of source rows: it gets the decoded
+        # picture as one strip (bands would copy every row) and sends on small strips itself.
+        options["one_strip"] = wanted == "strips" and next_shrinks
+        return [configure_step(DECODE, options, label="decode")]
+    if wanted == "bytes":
+        encoder = STRIP_ENCODE if current == "strips" else ENCODE
+        return [configure_step(encoder, {}, label="encode")]
+    if wanted == "strips":
+        return [configure_step(SPLIT, {"one_strip": next_shrinks})]
+    return [configure_step(JOIN, {})]
 
 
 def share_frame(frame: Any) -> Any:

@@ -18,11 +18,17 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from botocore.config import _S3Dict
     from mypy_boto3_s3 import S3Client
 
 T = TypeVar("T")
 
 ChecksumWhen = Literal["when_supported", "when_required"]
+#: Whether request bodies are SHA-256 hashed into the SigV4 signature: ``auto`` is botocore's
+#: choice (hashed over http://, not over https:// when a checksum header is sent); ``off``
+#: sends ``UNSIGNED-PAYLOAD`` everywhere (the CRC32 checksum still covers each part when
+#: checksums are ``when_supported``); ``on`` always hashes.
+PayloadSigning = Literal["auto", "on", "off"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,17 @@ class StorageSettings:
     max_attempts: int = 5
     request_checksum_calculation: ChecksumWhen = "when_supported"
     response_checksum_validation: ChecksumWhen = "when_supported"
+    #: ``off`` spares a SHA-256 pass over every part body on http:// endpoints (about 7 % of a
+    #: copy's CPU on a local store); see :data:`PayloadSigning`.
+    payload_signing: PayloadSigning = "auto"
+
+
+def s3_options(settings: StorageSettings) -> _S3Dict:
+    """botocore's ``s3`` configuration for ``settings``."""
+    options: _S3Dict = {"addressing_style": settings.addressing_style}
+    if settings.payload_signing != "auto":
+        options["payload_signing_enabled"] = settings.payload_signing == "on"
+    return options
 
 
 def make_s3_client(settings: StorageSettings) -> S3Client:
@@ -55,7 +72,7 @@ def make_s3_client(settings: StorageSettings) -> S3Client:
         max_pool_connections=max(settings.max_pool_connections, settings.io_concurrency + 2),
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
-        s3={"addressing_style": settings.addressing_style},
+        s3=s3_options(settings),
         request_checksum_calculation=settings.request_checksum_calculation,
         response_checksum_validation=settings.response_checksum_validation,
     )

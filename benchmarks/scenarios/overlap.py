@@ -3,6 +3,10 @@
 The executions measured by ``copy`` (passthrough) and ``memory_flat`` (gzip) in the same
 invocation are reused when they ran on an object of this scenario's size; otherwise (e.g.
 ``--only overlap``) the gzip workflow is run here.
+
+Image strips (issue 14): the 24 MP photo through compress (fit 2048) → watermark → baseline
+JPEG; from the stage metrics, watermark's first strip leaves before compress's last, and
+encode's first bytes before watermark's last strip.
 """
 
 from __future__ import annotations
@@ -48,6 +52,42 @@ def _own_runs(ctx: Context, size: int, runs: int) -> list[dict[str, Any]]:
     return timelines
 
 
+def _image_strips(ctx: Context, runs: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    photo, logo = ctx.photo(), ctx.logo()
+    rows = []
+    for index in range(runs):
+        ctx.log(f"overlap: image strips {index + 1}/{runs}")
+        result = run_job(
+            "benchmarks.image_jobs:strip_timeline", {"source": str(photo), "logo": str(logo)}
+        )
+        stages = result.get("stages", {})
+        compress, mark, encode = stages["compress"], stages["watermark"], stages["encode"]
+        rows.append(
+            {
+                "seconds": round(result.seconds, 3),
+                "stages": stages,
+                "watermark_first_before_compress_last": (
+                    mark["first_output_at"] < compress["last_output_at"]
+                ),
+                "encode_first_before_watermark_last": (
+                    encode["first_output_at"] < mark["last_output_at"]
+                ),
+            }
+        )
+    metrics = {
+        key: summary([float(r["stages"][stage][field]) for r in rows])
+        for key, stage, field in (
+            ("compress_last_output_at", "compress", "last_output_at"),
+            ("watermark_first_output_at", "watermark", "first_output_at"),
+            ("watermark_last_output_at", "watermark", "last_output_at"),
+            ("encode_first_output_at", "encode", "first_output_at"),
+            ("encode_last_output_at", "encode", "last_output_at"),
+        )
+    }
+    metrics["strips_out_of_compress"] = rows[-1]["stages"]["compress"]["frames_out"]
+    return metrics, rows
+
+
 def run(ctx: Context) -> dict[str, Any]:
     """Stage timestamps of byte workflows on an object of 1 GiB (quick: 128 MiB)."""
     size: int = ctx.pick(16 * MiB, 128 * MiB, GiB)
@@ -78,13 +118,21 @@ def run(ctx: Context) -> dict[str, Any]:
             [r["first_part_uploaded_at"] / r["last_range_read_at"] for r in rows]
         )
     every = all(r["first_part_before_last_range"] for r in raw)
+    image_metrics, image_runs = _image_strips(ctx, ctx.pick(1, 2, 3))
+    metrics["image_strips"] = image_metrics
+    strips_ok = all(
+        r["watermark_first_before_compress_last"] and r["encode_first_before_watermark_last"]
+        for r in image_runs
+    )
     return entry(
         "overlap",
-        issue="2",
+        issue="2, 14",
         description=(
             "from the stage metrics of each execution: when the first output part was "
             "uploaded (write.first_part_uploaded_at) vs when the last input range was read "
-            "(read.last_range_read_at), in seconds after the execution started"
+            "(read.last_range_read_at), in seconds after the execution started; and for the "
+            "24 MP image workflow (strips), when compress, watermark and encode sent their "
+            "first and last output, in seconds after the pipeline started"
         ),
         parameters={
             "object_bytes": size,
@@ -92,7 +140,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "workflows": sorted({r["workflow"] for r in raw}),
             "source": source,
         },
-        runs=raw,
+        runs=raw + [{"workflow": "image_strips", **r} for r in image_runs],
         metrics=metrics,
         ratios=ratios,
         goals=[
@@ -101,6 +149,13 @@ def run(ctx: Context) -> dict[str, Any]:
                 1.0 if every else 0.0,
                 ">=",
                 1.0,
-            )
+            ),
+            goal(
+                "share of image runs where watermark's first strip left before compress's last "
+                "and encode's first bytes before watermark's last strip",
+                1.0 if strips_ok else 0.0,
+                ">=",
+                1.0,
+            ),
         ],
     )

@@ -90,9 +90,12 @@ async def test_photo_through_the_pipeline(photo: bytes) -> None:
     names = [metrics.name for metrics in result.stages]
     assert names == ["source", "decode", "compress", "watermark", "encode", "sink"]
     by_name = {metrics.name: metrics for metrics in result.stages}
-    assert by_name["decode"].frames_out == 1  # one picture: decoded once
-    assert by_name["compress"].frames_in == 1 and by_name["watermark"].frames_out == 1
-    assert by_name["encode"].frames_in == 1  # encoded once
+    # decoded once (1200×800 RGB) and handed to compress as one strip (it reads row windows)
+    assert by_name["decode"].frames_out == 1
+    assert by_name["compress"].frames_in == 1
+    # 800×533 out of compress in strips of 432 rows; watermark passes each strip on
+    assert by_name["compress"].frames_out == by_name["watermark"].frames_out == 2
+    assert by_name["encode"].frames_in == 2
     extra = by_name["decode"].extra
     assert (extra["decode_declared_width"], extra["decode_declared_height"]) == (2400, 1600)
     assert (extra["decode_decoded_width"], extra["decode_decoded_height"]) == (1200, 800)

@@ -157,9 +157,9 @@ def test_one_decode_before_the_tee_sized_for_the_largest_branch() -> None:
     shared, branches = workflow.planned_fan_out()
     assert _labels(shared) == ["decode"]
     assert shared[0].params.model_dump()["target_size"] == (1024, 1024)
-    assert [_labels(b) for b in branches] == [
-        ["compress", "encode"],
-        ["compress", "watermark", "encode"],
+    assert [_labels(b) for b in branches] == [  # the tee carries one picture; split per branch
+        ["split", "compress", "encode"],
+        ["split", "compress", "watermark", "encode"],
     ]
 
 
@@ -178,4 +178,4 @@ def test_shared_picture_steps_and_mixed_branches() -> None:
     rotated = _load(_outputs(THUMB, gzip_branch, steps=[{"rotate": {"angle": 90}}]))
     shared, branches = rotated.planned_fan_out()
     assert _labels(shared) == ["decode", "rotate"]
-    assert [_labels(b) for b in branches] == [["compress", "encode"], ["encode", "gzip"]]
+    assert [_labels(b) for b in branches] == [["split", "compress", "encode"], ["encode", "gzip"]]

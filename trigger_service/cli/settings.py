@@ -33,6 +33,9 @@ def storage_from_env(
     addressing = env.get("BUCKETSTREAM_ADDRESSING_STYLE", "auto")
     if addressing not in {"auto", "path", "virtual"}:
         raise ValueError("BUCKETSTREAM_ADDRESSING_STYLE must be 'auto', 'path' or 'virtual'")
+    signing = env.get("BUCKETSTREAM_PAYLOAD_SIGNING", "auto")
+    if signing not in {"auto", "on", "off"}:
+        raise ValueError("BUCKETSTREAM_PAYLOAD_SIGNING must be 'auto', 'on' or 'off'")
     when = cast(Literal["when_supported", "when_required"], checksum)
     return StorageSettings(
         endpoint_url=endpoint_url or env.get("BUCKETSTREAM_ENDPOINT_URL") or None,
@@ -41,6 +44,7 @@ def storage_from_env(
         addressing_style=cast(Literal["auto", "path", "virtual"], addressing),
         request_checksum_calculation=when,
         response_checksum_validation=when,
+        payload_signing=cast(Literal["auto", "on", "off"], signing),
     )
 
 

@@ -51,6 +51,7 @@ from steps.image.codec.frames import PILLOW_ERRORS, load_frames, still_fallback
 from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
 from steps.image.picture import EncodeOptions, Picture, swaps_axes
+from steps.image.strips import write_strips
 
 #: Pillow's default decompression-bomb limit (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -79,6 +80,13 @@ class DecodeParams(BaseModel):
     )
     metadata: MetadataPolicy = Field(
         default=DEFAULT_METADATA, description="keep-icc | keep | strip-gps | strip"
+    )
+    strips: bool = Field(
+        default=False, description="emit the upright picture as strips (set by the planner)"
+    )
+    one_strip: bool = Field(
+        default=False,
+        description="the picture as a single strip, for a step that reads windows of it",
     )
 
     @field_validator("formats")
@@ -259,7 +267,10 @@ async def decode(ctx: StepContext) -> None:
         ctx.log.warning("decode: %s", note)
     if picture.notes:
         ctx.metrics.extra.setdefault("warnings", []).extend(picture.notes)
-    await ctx.write(picture)
+    if params.strips:
+        await write_strips(ctx, picture, whole=params.one_strip)
+    else:
+        await ctx.write(picture)
 
 
 def _check_pixels(size: tuple[int, int], limit: int) -> None:

@@ -143,23 +143,32 @@ def encode_bytes(picture: Picture) -> bytes:
 
 async def encode(ctx: StepContext) -> None:
     """The encode stage: save in a worker thread, forwarding each output frame as written."""
+    async for frame in ctx.input:
+        await write_encoded(ctx, expect_picture(frame, ctx.name))
+
+
+async def write_encoded(ctx: StepContext, picture: Picture) -> None:
+    """Encode ``picture`` in a worker thread, writing each output frame to ``ctx`` as it fills."""
     gate = CpuGate()
 
     def emit(chunk: bytes) -> None:
         with gate.waiting():
             anyio.from_thread.run(ctx.write, chunk)
 
-    async for frame in ctx.input:
-        picture = expect_picture(frame, ctx.name)
-        async with gate:
-            result = await anyio.to_thread.run_sync(encode_picture, picture, ChunkWriter(emit))
-        ctx.metrics.extra.update(
-            encode_format=result.format,
-            encode_bytes=result.bytes_written,
-            encode_frames=result.frames,
-        )
-        for note in result.notes:
-            ctx.log.warning("encode: %s", note)
+    async with gate:
+        result = await anyio.to_thread.run_sync(encode_picture, picture, ChunkWriter(emit))
+    record_result(ctx, result)
+
+
+def record_result(ctx: StepContext, result: EncodeResult) -> None:
+    """Put what an encode wrote in the stage metrics, and log its notes."""
+    ctx.metrics.extra.update(
+        encode_format=result.format,
+        encode_bytes=result.bytes_written,
+        encode_frames=result.frames,
+    )
+    for note in result.notes:
+        ctx.log.warning("encode: %s", note)
 
 
 @contextmanager

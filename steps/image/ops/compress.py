@@ -1,25 +1,35 @@
 """compress: fit inside a box (never upscaling), set upright, choose format and quality.
 
-Resizing happens before the EXIF orientation is applied (fewer pixels to transpose), with the
-box swapped for orientations that exchange width and height. Output format, quality and the
-metadata policy are recorded in the picture's encode options; the encode stage applies them.
+In a workflow compress works on strips (``steps.image.strips``, already upright): each output
+strip is resized from the window of source rows its filter reaches (``ops.resize``) in a worker
+thread as soon as those rows have arrived, several strips at once across cores, and the strips
+are sent on in order. :func:`compress_picture` is the whole-picture form (resize before the
+EXIF orientation is applied, with the box swapped for orientations that exchange width and
+height); both resize with the same two-pass plan, so they agree to within 1 per channel.
+Output format, quality and the metadata policy are recorded in the picture's encode options;
+the encode stage applies them.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 from PIL import Image, features
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from steps.api import SizeHint, StepContext, StepDefinition
-from steps.cpu import run_cpu
+from steps.cpu import cpu_limiter, run_cpu
+from steps.errors import StripOrderError
 from steps.image.codec.formats import OUTPUT_FORMATS
 from steps.image.codec.modes import resizable
+from steps.image.ops.resize import ResizePlan, StripResizer, WindowJob
 from steps.image.params import RESAMPLING, Color, ResampleName
-from steps.image.picture import EncodeOptions, Picture, StripPolicy, expect_picture, swaps_axes
+from steps.image.picture import EncodeOptions, Picture, StripPolicy, swaps_axes
 from steps.image.picture import upright as set_upright
+from steps.image.strips import PictureStrip, expect_strip, strip_rows
 
 #: Stands for "no limit" on one side of a size hint.
 UNBOUNDED = 2**31 - 1
@@ -90,9 +100,21 @@ def fit_within(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
 
 def resize_frame(frame: Image.Image, size: tuple[int, int], resample: str) -> Image.Image:
     """``frame`` resized to ``size`` with the named filter, in a mode that filters properly."""
-    source = resizable(frame)
-    gap = None if source.mode.startswith("I;16") else REDUCING_GAP
-    return source.resize(size, RESAMPLING[resample], reducing_gap=gap)
+    return resize_plan(frame, size, resample).resize_whole(resizable(frame))
+
+
+def resize_plan(
+    frame: Image.Image,
+    size: tuple[int, int],
+    resample: str,
+    source: tuple[int, int] | None = None,
+) -> ResizePlan:
+    """How ``frame`` (any mode; a strip of a picture of ``source``) is resized to ``size``.
+
+    The same plan serves strips and whole pictures.
+    """
+    gap = None if frame.mode.startswith("I;16") else REDUCING_GAP  # reduce() takes no I;16
+    return ResizePlan.make(source or frame.size, size, RESAMPLING[resample], gap)
 
 
 def compress_picture(picture: Picture, params: CompressParams) -> Picture:
@@ -105,16 +127,19 @@ def compress_picture(picture: Picture, params: CompressParams) -> Picture:
         frames = tuple(resize_frame(frame, target, params.resample) for frame in picture.frames)
         picture = replace(picture, frames=frames, shared=False)  # new frames: this branch's
     picture = set_upright(picture)
-    chosen = OUTPUT_FORMATS.get(params.format)
-    options = EncodeOptions(
-        format=chosen or picture.options.format,
+    return replace(picture, options=encode_options(picture, params))
+
+
+def encode_options(picture: Picture, params: CompressParams) -> EncodeOptions:
+    """The encode options compress sets on ``picture``."""
+    return EncodeOptions(
+        format=OUTPUT_FORMATS.get(params.format) or picture.options.format,
         quality=params.quality,
         progressive=params.progressive,
         optimize=params.optimize,
         strip=params.strip_metadata or picture.options.strip,
         background=params.background,
     )
-    return replace(picture, options=options)
 
 
 def compress_size_hint(params: CompressParams) -> SizeHint | None:
@@ -130,19 +155,99 @@ def compress_output_format(params: CompressParams) -> str | None:
 
 
 async def compress(ctx: StepContext) -> None:
-    """The compress step: one picture in, one out, the work in a worker thread."""
+    """The compress step on strips: output strips resized in parallel, written in order.
+
+    Each output strip is resized in a worker thread (Pillow releases the GIL) as soon as the
+    source rows it needs have arrived; up to one strip per CPU token is in flight, so a picture
+    uses every core the CPU limiter grants and no more.
+    """
     params: CompressParams = ctx.params
-    async for frame in ctx.input:
-        picture = expect_picture(frame, ctx.name)
-        await ctx.write(await run_cpu(compress_picture, picture, params))
+    in_flight = max(1, int(cpu_limiter().total_tokens))
+    send, receive = anyio.create_memory_object_stream[_Pending](in_flight - 1)
+    async with anyio.create_task_group() as group:
+        group.start_soon(_write_in_order, ctx, receive)
+        async with send:
+            resizer: _PictureResize | None = None
+            async for frame in ctx.input:
+                strip = expect_strip(frame, ctx.name)
+                if strip.is_first or resizer is None:
+                    resizer = _PictureResize.start(strip, params)
+                for pending, job in resizer.add(strip):
+                    await send.send(pending)
+                    if job is not None:
+                        group.start_soon(_run_job, pending, job)
+
+
+@dataclass
+class _Pending:
+    """An output strip: ready, or being resized in a worker thread."""
+
+    owner: _PictureResize
+    top: int
+    frames: tuple[Image.Image, ...] | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+    def result(self) -> PictureStrip:
+        assert self.frames is not None
+        return self.owner.strip(self.frames, self.top)
+
+
+@dataclass
+class _PictureResize:
+    """One picture going through compress strip by strip."""
+
+    picture: Picture
+    target: tuple[int, int]
+    resizer: StripResizer | None
+
+    @classmethod
+    def start(cls, strip: PictureStrip, params: CompressParams) -> _PictureResize:
+        if not strip.is_first:
+            raise StripOrderError(f"a picture's first strip must start at row 0, not {strip.top}")
+        box = (params.max_width or UNBOUNDED, params.max_height or UNBOUNDED)
+        target = fit_within(strip.size, box)
+        picture = replace(strip.picture, options=encode_options(strip.picture, params))
+        if target == strip.size:
+            return cls(picture, target, None)
+        first = resizable(strip.frames[0])
+        plan = resize_plan(strip.frames[0], target, params.resample, source=strip.size)
+        rows = strip_rows(target[0], len(first.getbands()), len(strip.frames))
+        return cls(picture, target, StripResizer(plan, rows))
+
+    def add(self, strip: PictureStrip) -> list[tuple[_Pending, WindowJob | None]]:
+        """Pending output strips and the jobs computing them (None: already computed)."""
+        if self.resizer is None:
+            pending = _Pending(self, strip.top, strip.frames)
+            pending.done.set()
+            return [(pending, None)]
+        frames = tuple(resizable(frame) for frame in strip.frames)
+        return [(_Pending(self, job.top), job) for job in self.resizer.add(strip.top, frames)]
+
+    def strip(self, frames: tuple[Image.Image, ...], top: int) -> PictureStrip:
+        """Output rows from ``top`` as a strip of the resized picture."""
+        fresh = self.resizer is not None  # resized frames belong to this strip alone
+        shared = self.picture.shared and not fresh
+        return PictureStrip(replace(self.picture, frames=frames, shared=shared), top, self.target)
+
+
+async def _run_job(pending: _Pending, job: WindowJob) -> None:
+    pending.frames = await run_cpu(job.run)
+    pending.done.set()
+
+
+async def _write_in_order(ctx: StepContext, receive: MemoryObjectReceiveStream[_Pending]) -> None:
+    async with receive:
+        async for pending in receive:
+            await pending.done.wait()
+            await ctx.write(pending.result())
 
 
 COMPRESS = StepDefinition(
     name="compress",
     function=compress,
     params_model=CompressParams,
-    consumes="picture",
-    produces="picture",
+    consumes="strips",
+    produces="strips",
     size_hint=compress_size_hint,
     output_format=compress_output_format,
     description="fit inside max_width × max_height, set upright, choose format and quality",

@@ -2,10 +2,11 @@
 
 Logos and fonts are read and checked once per workflow, in :func:`prepare_watermark` (the step's
 ``setup``): a missing or non-image logo fails the workflow load with :class:`StepConfigError`,
-never an execution. Per picture, each mark is rendered at a size relative to the picture width
-and composited only over the region it covers (the whole picture for tiled marks).
-``watermark_picture`` modifies the picture's frames in place; the picture is handed on, so no
-one else sees them.
+never an execution. Per picture, each mark is rendered once, at a size relative to the picture
+width, into an overlay covering only its region (the whole picture for tiled marks); the step
+works on strips and composites onto each strip the rows of the overlays that fall in it.
+``watermark_strip`` and ``watermark_picture`` (the whole-picture form) modify frames in place;
+the strip or picture is handed on, so no one else sees them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from steps.errors import StepConfigError
 from steps.image.codec.exif import CorruptExif, parse_exif
 from steps.image.codec.modes import cmyk_to_rgb, editable
 from steps.image.ops.marks import Anchor, ImageMark, TextMark, WatermarkParams, _Mark
-from steps.image.picture import ORIENTATION_TRANSPOSE, Picture, expect_picture, upright
+from steps.image.picture import ORIENTATION_TRANSPOSE, Picture, upright
+from steps.image.strips import PictureStrip, expect_strip
 
 #: Largest logo file read, and largest logo decoded.
 LOGO_MAX_BYTES = 10 * 1024 * 1024
@@ -194,6 +196,20 @@ def composite(frame: Image.Image, overlay: Image.Image, origin: tuple[int, int])
     return frame
 
 
+Overlay = tuple[tuple[int, int], Image.Image]
+
+
+def picture_overlays(resources: WatermarkResources, size: tuple[int, int]) -> list[Overlay]:
+    """Each mark drawn for a picture of ``size``: (top-left corner, RGBA overlay), in order."""
+    overlays: list[Overlay] = []
+    for prepared in resources.marks:
+        mark_image = render_mark(prepared, size[0])
+        built = build_overlay(size, mark_image, placements(prepared.mark, size, mark_image.size))
+        if built is not None:
+            overlays.append(built)
+    return overlays
+
+
 def watermark_picture(picture: Picture, resources: WatermarkResources) -> Picture:
     """The picture, upright, with every mark composited onto every frame."""
     originals = picture.frames
@@ -201,26 +217,44 @@ def watermark_picture(picture: Picture, resources: WatermarkResources) -> Pictur
     frames = [editable(frame) for frame in picture.frames]
     if picture.shared:  # other branches read these frames: draw on copies
         frames = [f.copy() if any(f is o for o in originals) else f for f in frames]
-    size = frames[0].size
-    for prepared in resources.marks:
-        mark_image = render_mark(prepared, size[0])
-        built = build_overlay(size, mark_image, placements(prepared.mark, size, mark_image.size))
-        if built is None:
-            continue
-        origin, overlay = built
+    for origin, overlay in picture_overlays(resources, frames[0].size):
         frames = [composite(frame, overlay, origin) for frame in frames]
     return replace(picture, frames=tuple(frames), shared=False)
 
 
+def watermark_strip(strip: PictureStrip, overlays: list[Overlay]) -> PictureStrip:
+    """The strip with the rows of every overlay that fall in it composited onto every frame.
+
+    Compositing is per pixel, so the strips of a picture marked one by one make the same picture
+    as marking it whole.
+    """
+    originals = strip.frames
+    picture = cmyk_to_rgb(strip.picture)
+    frames = [editable(frame) for frame in picture.frames]
+    if picture.shared:  # other branches read these frames: draw on copies
+        frames = [f.copy() if any(f is o for o in originals) else f for f in frames]
+    for (left, top), overlay in overlays:
+        first, stop = max(top, strip.top), min(top + overlay.height, strip.bottom)
+        if first >= stop:
+            continue
+        part = overlay.crop((0, first - top, overlay.width, stop - top))
+        frames = [composite(frame, part, (left, first - strip.top)) for frame in frames]
+    return PictureStrip(replace(picture, frames=tuple(frames), shared=False), strip.top, strip.size)
+
+
 async def watermark(ctx: StepContext) -> None:
-    """The watermark step."""
+    """The watermark step, strip by strip: the marks are drawn once per picture."""
     params: WatermarkParams = ctx.params
     resources = ctx.resources if ctx.resources is not None else _text_only(params)
+    overlays: list[Overlay] = []
     async for frame in ctx.input:
-        picture = expect_picture(frame, ctx.name)
-        marked = await run_cpu(watermark_picture, picture, resources)
-        for note in marked.notes[len(picture.notes) :]:
-            ctx.log.warning("watermark: %s", note)
+        strip = expect_strip(frame, ctx.name)
+        if strip.is_first:
+            overlays = await run_cpu(picture_overlays, resources, strip.size)
+        marked = await run_cpu(watermark_strip, strip, overlays)
+        if strip.is_first:
+            for note in marked.picture.notes[len(strip.picture.notes) :]:
+                ctx.log.warning("watermark: %s", note)
         await ctx.write(marked)
 
 
@@ -293,8 +327,8 @@ WATERMARK = StepDefinition(
     name="watermark",
     function=watermark,
     params_model=WatermarkParams,
-    consumes="picture",
-    produces="picture",
+    consumes="strips",
+    produces="strips",
     setup=prepare_watermark,
     description="composite text and logo marks, sized relative to the picture width",
 )
