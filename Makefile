@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-soak lint bench bench-quick localstack localstack-stop clean
+.PHONY: demo test test-fast test-soak lint bench bench-quick localstack localstack-stop clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/bucketstream demo
 
+# Debian's chromium and chromium-driver for the status page test (run as root; nothing else
+# downloads a browser). The test's fixture installs them too when they are missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
+
 # The whole suite: lint, unit, functional (moto server over HTTP), integration (LocalStack on the host).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -12,8 +12,10 @@
     ├── UnsafeOutputKey         UnsafeOutputKey      400     no   (escapes its prefix)
     ├── Unauthorized            Unauthorized         401     no   (no token, or a bad signature)
     ├── ExecutionNotFound       ExecutionNotFound    404     no
+    ├── PreviewUnavailable      PreviewUnavailable   404     no   (no such side, not an image)
     ├── LoopPrevented           LoopPrevented        409     no   (input is an output)
     ├── LeaseLost               LeaseLost            409     no   (another worker owns it now)
+    ├── NotRetryable            NotRetryable         409     no   (only failed ones re-run)
     ├── RequestTooLarge         RequestTooLarge      413     no
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
@@ -118,6 +120,13 @@ class UnknownOutput(TriggerServiceError):
     status = 400
 
 
+class PreviewUnavailable(TriggerServiceError):
+    """No thumbnail of that side: no output yet, too large, or not a decodable image."""
+
+    code = "PreviewUnavailable"
+    status = 404
+
+
 class LoopPrevented(TriggerServiceError):
     """The input was written by an execution; processing it again could loop forever."""
 
@@ -129,6 +138,13 @@ class LeaseLost(TriggerServiceError):
     """This worker's lease on an execution expired and another worker took it over."""
 
     code = "LeaseLost"
+    status = 409
+
+
+class NotRetryable(TriggerServiceError):
+    """A re-run asked for an execution that has not failed."""
+
+    code = "NotRetryable"
     status = 409
 
 

@@ -49,7 +49,8 @@ def _from_timestamp(value: float | None) -> datetime | None:
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Serialized records always carry every field: the JSON Schema says so (OpenAPI).
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class ObjectRef(_Record):

@@ -83,7 +83,8 @@ class ServiceConfig:
     max_body_bytes: int = 1 * MiB
     #: Largest raw-bytes body of a synchronous execution (413 beyond).
     max_upload_bytes: int = 5 * 1024 * MiB
-    progress_interval: float = 0.5
+    #: Seconds between two saves of a running execution's progress (what live streams show).
+    progress_interval: float = 0.25
 
 
 @dataclass

@@ -24,6 +24,7 @@ def all_scenarios() -> list[Scenario]:
         crypto_round_trip,
         fan_out,
         image_process,
+        live_events,
         memory_flat,
         overlap,
         shaped_copy,
@@ -45,4 +46,5 @@ def all_scenarios() -> list[Scenario]:
         Scenario("crypto_round_trip", crypto_round_trip.run),
         Scenario("fan_out", fan_out.run),
         Scenario("workers", workers.run),
+        Scenario("live_events", live_events.run),
     ]

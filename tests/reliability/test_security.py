@@ -42,6 +42,7 @@ from tests.support.waiting import wait_for
 from trigger_service.api import auth
 from trigger_service.api.auth import RequestAuth, sign
 from trigger_service.cli.commands import main
+from trigger_service.cli.config import ServiceSettings
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
 from trigger_service.workflows.keys import KeyTemplate
 
@@ -261,8 +262,11 @@ def test_rendered_keys_that_would_escape_are_refused(template: str, key: str) ->
 def test_serve_binds_loopback_by_default(moto_endpoint: str, tmp_path: Path) -> None:
     help_text = CliRunner().invoke(main, ["serve", "--help"]).output
     assert "default: 127.0.0.1" in help_text
+    # The flag only overrides the settings (file < environment < flags), whose default binds
+    # loopback.
     (host,) = [p for p in main.commands["serve"].params if p.name == "host"]
-    assert host.default == "127.0.0.1"
+    assert host.default is None
+    assert ServiceSettings.model_fields["host"].default == "127.0.0.1"
 
     config_file = tmp_path / "workflows.yaml"
     config_file.write_text(

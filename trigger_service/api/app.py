@@ -11,12 +11,20 @@
 ``POST /workflows/{name}/sync-executions``  ``{"bucket","key"}`` or raw bytes (direct upload)
                                             → ``200`` output streamed chunked, header
                                             ``X-Execution-Id``; ``?store=false`` stores nothing
+``GET /executions/{id}/events``             Server-Sent Events: ``progress``…, one ``end``
+``GET /executions/stream``                  Server-Sent Events of every execution's changes
+                                            (:mod:`~trigger_service.api.live`)
+``GET /executions/{id}/preview``            a thumbnail of the input or output
+``POST /executions/{id}/retry``             a failed execution queued again
+``GET /``, ``GET /static/{name}``           the status page (:mod:`~trigger_service.api.page`)
+``GET /openapi.json``                       the generated OpenAPI 3.1 document
 ``GET /healthz``, ``GET /metrics``          liveness (503 while the store is down); Prometheus
 =========================================== ==================================================
 
 Every error is ``{"error": {"code": ..., "message": ...}}``. A full queue answers ``429`` with
 ``Retry-After``. When authentication is configured (:mod:`trigger_service.api.auth`) every
-endpoint but ``/healthz`` and ``/metrics`` requires it. A synchronous execution that fails
+endpoint but ``/healthz``, ``/metrics`` and the page's static files requires it (the
+read-only views also as ``?token=`` or cookie). A synchronous execution that fails
 after its first byte aborts the connection (no final chunk) so the caller cannot mistake a
 truncated output for a complete one.
 """
@@ -28,19 +36,24 @@ from contextlib import asynccontextmanager
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from trigger_service.api import live
+from trigger_service.api.access import authenticate_viewer, service_of
 from trigger_service.api.bodies import ObjectRequest, limited_stream, parse_model, read_body
 from trigger_service.api.errors import EXCEPTION_HANDLERS, error_response
+from trigger_service.api.logcontext import ExecutionLogContext
+from trigger_service.api.openapi import openapi_document
+from trigger_service.api.page import static, status_page
+from trigger_service.api.params import bool_param, int_param, status_param
+from trigger_service.api.preview import preview
+from trigger_service.api.retry import retry_execution
 from trigger_service.api.sync import SyncExecution, direct_upload_key, upload_stream
-from trigger_service.errors import (
-    InvalidRequest,
-    ServiceUnavailable,
-    StoreUnavailable,
-)
+from trigger_service.errors import StoreUnavailable
 from trigger_service.events.parse import parse_notification
 from trigger_service.metrics import METRICS_CONTENT_TYPE
 from trigger_service.records import (
@@ -61,11 +74,7 @@ HEALTH_STORE_TIMEOUT = 3.0
 JSON_REQUEST_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded", ""})
 
 
-def _service(request: Request) -> Service:
-    service = getattr(request.app.state, "service", None)
-    if not isinstance(service, Service):
-        raise ServiceUnavailable("the service is not running")
-    return service
+_service = service_of
 
 
 def _authenticate(request: Request, body: bytes | None) -> None:
@@ -89,24 +98,17 @@ async def _post_events(request: Request) -> Response:
 
 async def _get_execution(request: Request) -> Response:
     """One execution record."""
-    _authenticate(request, b"")
-    record = await _service(request).store.get(request.path_params["execution_id"])
+    record = await authenticate_viewer(request).store.get(request.path_params["execution_id"])
     return JSONResponse(record.public())
 
 
 async def _list_executions(request: Request) -> Response:
     """Execution records, newest first, one page at a time."""
-    _authenticate(request, b"")
+    service = authenticate_viewer(request)
     query = request.query_params
-    status = None
-    if query.get("status"):
-        try:
-            status = ExecutionStatus(query["status"])
-        except ValueError:
-            known = ", ".join(s.value for s in ExecutionStatus)
-            raise InvalidRequest(f"status: must be one of {known}") from None
-    limit = _int_param(query.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
-    page = await _service(request).store.list_executions(
+    status = status_param(query.get("status"))
+    limit = int_param(query.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    page = await service.store.list_executions(
         status=status,
         workflow=query.get("workflow") or None,
         limit=limit,
@@ -144,7 +146,7 @@ async def _post_sync_execution(request: Request) -> Response:
     """
     service = _service(request)
     workflow = service.workflows.get(request.path_params["name"])
-    store_output = _bool_param(request.query_params.get("store"), "store", default=True)
+    store_output = bool_param(request.query_params.get("store"), "store", default=True)
     output = workflow.branch(request.query_params.get("output"))  # UnknownOutput: 400
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     is_json = media_type in JSON_REQUEST_TYPES or media_type.endswith("+json")
@@ -254,33 +256,17 @@ async def _metrics(request: Request) -> Response:
     return Response(_service(request).metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
-def _int_param(raw: str | None, name: str, default: int, low: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name}: must be an integer, got {raw[:20]!r}") from None
-    if not low <= value <= high:
-        raise InvalidRequest(f"{name}: must be between {low} and {high}, got {value}")
-    return value
-
-
-def _bool_param(raw: str | None, name: str, *, default: bool) -> bool:
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"true", "1", "yes"}:
-        return True
-    if value in {"false", "0", "no"}:
-        return False
-    raise InvalidRequest(f"{name}: must be true or false, got {raw[:20]!r}")
-
-
 _ROUTES = [
+    Route("/", status_page, methods=["GET"]),
+    Route("/static/{name}", static, methods=["GET"]),
+    Route("/openapi.json", openapi_document, methods=["GET"]),
     Route("/events", _post_events, methods=["POST"]),
     Route("/executions", _list_executions, methods=["GET"]),
+    Route("/executions/stream", live.all_events, methods=["GET"]),
     Route("/executions/{execution_id}", _get_execution, methods=["GET"]),
+    Route("/executions/{execution_id}/events", live.execution_events, methods=["GET"]),
+    Route("/executions/{execution_id}/preview", preview, methods=["GET"]),
+    Route("/executions/{execution_id}/retry", retry_execution, methods=["POST"]),
     Route("/workflows/{name}/executions", _post_execution, methods=["POST"]),
     Route("/workflows/{name}/sync-executions", _post_sync_execution, methods=["POST"]),
     Route("/healthz", _healthz, methods=["GET"]),
@@ -307,7 +293,12 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
             finally:
                 app.state.service = None
 
-    app = Starlette(routes=_ROUTES, exception_handlers=dict(EXCEPTION_HANDLERS), lifespan=lifespan)
+    app = Starlette(
+        routes=_ROUTES,
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        middleware=[Middleware(ExecutionLogContext)],
+        lifespan=lifespan,
+    )
     if service is not None:
         app.state.service = service
     return app

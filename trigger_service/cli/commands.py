@@ -11,9 +11,11 @@ from typing import NoReturn
 import anyio
 import click
 
-from bridge import StageFailed
+from bridge import StageFailed, StageMetrics
 from storage_adapter import StorageIO
 from trigger_service.cli.demo import demo
+from trigger_service.cli.logs import LOG_FORMATS, LogFormat, configure_logging, log_format_option
+from trigger_service.cli.progress import ProgressBar, progress_wanted, quiet_option
 from trigger_service.cli.serve import serve
 from trigger_service.cli.settings import storage_from_env, transfer_from_env
 from trigger_service.errors import TriggerServiceError
@@ -21,9 +23,13 @@ from trigger_service.execution.allocator import tune_allocator
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
 from trigger_service.execution.process import process_file
-from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
+from trigger_service.logcontext import log_context
+from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef, StepRecord
 from trigger_service.workflows.model import load_workflows, prepare_workflows
 from trigger_service.workflows.resources import StorageResourceLoader, parse_s3_url
+
+#: Seconds between two redraws of ``process``'s progress bar.
+PROGRESS_INTERVAL = 0.1
 
 
 def _fail(message: str, code: str = "InvalidArgument") -> NoReturn:
@@ -33,24 +39,36 @@ def _fail(message: str, code: str = "InvalidArgument") -> NoReturn:
 
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    envvar="BUCKETSTREAM_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="Log lines as text or JSON objects (env BUCKETSTREAM_LOG_FORMAT).",
+)
+def main(verbose: int, log_format: LogFormat) -> None:
     """Serverless streaming for S3-compatible object storage."""
     tune_allocator()
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Their DEBUG output carries request headers (Authorization names the access key id).
-    for chatty in ("botocore", "boto3", "s3transfer", "urllib3"):
-        logging.getLogger(chatty).setLevel(max(level, logging.INFO))
+    # botocore & co. stay at INFO at most: their DEBUG output carries request headers.
+    configure_logging(log_format, logging.WARNING - 10 * min(verbose, 2))
 
 
 @main.command()
+@log_format_option
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workflow", "workflow_name", required=True, help="Workflow name in the file.")
 @click.option("--endpoint-url", default=None, help="S3 endpoint (default: boto3's chain).")
 @click.option("--region", default=None, help="Region (default: AWS_REGION or us-east-1).")
+@quiet_option
 @click.argument("url")
 def run(
-    config: Path, workflow_name: str, endpoint_url: str | None, region: str | None, url: str
+    config: Path,
+    workflow_name: str,
+    endpoint_url: str | None,
+    region: str | None,
+    quiet: bool,
+    url: str,
 ) -> None:
     """Run one execution on s3://BUCKET/KEY and print the execution JSON.
 
@@ -70,7 +88,14 @@ def run(
         record = ExecutionRecord(
             workflow=workflow.name, input=ObjectRef(bucket=bucket, key=key), source="cli"
         )
-        return await ExecutionEngine(io, transfer_from_env()).execute(workflow, record)
+        with ProgressBar(key, enabled=progress_wanted(quiet)) as bar:
+
+            async def show(progress: ExecutionRecord) -> None:
+                bar.update_steps(progress.input.size, progress.steps)
+
+            engine = ExecutionEngine(io, transfer_from_env())
+            with log_context(execution_id=record.id, workflow=workflow.name):
+                return await engine.execute(workflow, record, on_progress=show)
 
     try:
         record = anyio.run(execute)
@@ -81,13 +106,20 @@ def run(
 
 
 @main.command()
+@log_format_option
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workflow", "workflow_name", required=True, help="Workflow name in the file.")
 @click.option("--endpoint-url", default=None, help="S3 endpoint for s3:// resources (logos).")
+@quiet_option
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 def process(
-    config: Path, workflow_name: str, endpoint_url: str | None, source: Path, destination: Path
+    config: Path,
+    workflow_name: str,
+    endpoint_url: str | None,
+    quiet: bool,
+    source: Path,
+    destination: Path,
 ) -> None:
     """Run a workflow's steps on the local file SOURCE, writing DESTINATION.
 
@@ -101,6 +133,7 @@ def process(
     if source.resolve() == destination.resolve():
         _fail("SOURCE and DESTINATION must differ: originals are never modified")
     io = StorageIO.from_settings(storage_from_env(endpoint_url=endpoint_url))
+    total = source.stat().st_size
     into_directory = destination.is_dir()
 
     async def execute() -> dict[str, object]:
@@ -110,7 +143,25 @@ def process(
         workflow = workflows.get(workflow_name)
         if into_directory and not workflow.fan_out:
             _fail(f"DESTINATION {destination} is a directory; give a file name")
-        return await process_file(workflow, source, destination)
+        metrics: list[StageMetrics] = []
+        failure: Exception | None = None
+        with (
+            log_context(workflow=workflow.name),
+            ProgressBar(source.name, enabled=progress_wanted(quiet)) as bar,
+        ):
+            if not bar.enabled:
+                return await process_file(workflow, source, destination)
+            async with anyio.create_task_group() as group:
+                group.start_soon(_follow, bar, total, metrics)
+                try:
+                    summary = await process_file(workflow, source, destination, metrics=metrics)
+                except Exception as exc:  # re-raised outside the group: not wrapped
+                    failure = exc
+                finally:
+                    group.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
+        return summary
 
     try:
         summary = anyio.run(execute)
@@ -120,6 +171,12 @@ def process(
         error = error_info(exc)
         _fail(f"{error.message} (step {error.step})", error.code)
     click.echo(json.dumps(summary, indent=2))
+
+
+async def _follow(bar: ProgressBar, total: int, metrics: list[StageMetrics]) -> None:
+    while True:
+        bar.update_steps(total, [StepRecord.from_metrics(m) for m in metrics])
+        await anyio.sleep(PROGRESS_INTERVAL)
 
 
 main.add_command(serve)

@@ -31,6 +31,7 @@ from rich.table import Table
 
 from trigger_service.api.app import create_app
 from trigger_service.cli.embedded import EmbeddedStorage, embedded_storage, free_port
+from trigger_service.cli.logs import log_format_option
 from trigger_service.cli.samples import Sample, demo_samples
 from trigger_service.cli.settings import transfer_from_env
 from trigger_service.intake.sqs import SqsSettings
@@ -262,6 +263,7 @@ def _wait_for_interrupt(storage: EmbeddedStorage, api: str, console: Console) ->
 
 
 @click.command()
+@log_format_option
 @click.option("--keep-running", is_flag=True, help="Leave the service up after the demo.")
 @click.option(
     "--output",

@@ -10,23 +10,32 @@ The execution store is ``bucketstream.db`` in the working directory (``--store``
 with the embedded storage (which forgets everything at exit anyway); several workers on one
 queue share a PostgreSQL store (``--store postgresql://…``), each under its ``--worker-id``
 with leases of ``--lease-seconds`` (README, "Several machines").
+
+Settings come from one model (:mod:`trigger_service.cli.config`): the workflow file's
+``service:`` section (or ``--settings``) < ``BUCKETSTREAM_*`` variables < flags.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
 import yaml
 
+from storage_adapter import StorageSettings
 from trigger_service.api.app import create_app
 from trigger_service.api.auth import RequestAuth
+from trigger_service.cli.config import ServiceSettings, load_settings, read_settings_file
 from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, EmbeddedStorage, embedded_storage
-from trigger_service.cli.settings import storage_from_env, transfer_from_env
+from trigger_service.cli.logs import configure_logging, log_format_option, uvicorn_log_config
+from trigger_service.cli.settings import storage_from_env
 from trigger_service.errors import TriggerServiceError
 from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS, default_worker_id
 from trigger_service.service import ServiceConfig, default_concurrency
@@ -91,15 +100,29 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
 
 
 @click.command()
+@log_format_option
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Workflow file (default: a built-in gzip workflow on bucket 'uploads').",
+    help="Workflow file (default: a built-in gzip workflow on bucket 'uploads'); its "
+    "'service:' section holds settings.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--settings",
+    "settings_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file (YAML; instead of the workflow file's 'service:' section).",
+)
+@click.option(
+    "--print-settings",
+    is_flag=True,
+    help="Print the effective settings (secrets masked) as JSON and exit.",
+)
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port to listen on [default: 8080].")
 @click.option("--endpoint-url", default=None, help="S3 endpoint (default: embedded or AWS).")
 @click.option("--region", default=None, help="Region (default: AWS_REGION or us-east-1).")
 @click.option(
@@ -109,7 +132,6 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
 @click.option(
     "--store",
     "store_path",
-    envvar="BUCKETSTREAM_STORE",
     default=None,
     help="Execution store: a SQLite file, sqlite:///PATH, or postgresql://user:pass@host/db "
     f"shared by several workers (env BUCKETSTREAM_STORE; default {DEFAULT_STORE}, "
@@ -117,23 +139,22 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
 )
 @click.option(
     "--worker-id",
-    envvar="BUCKETSTREAM_WORKER_ID",
     default=None,
-    help="This worker's id in execution records and leases (default: host-pid-random).",
+    help="This worker's id in execution records and leases (env BUCKETSTREAM_WORKER_ID; "
+    "default: host-pid-random).",
 )
 @click.option(
     "--lease-seconds",
     type=click.FloatRange(min=1),
-    default=DEFAULT_LEASE_SECONDS,
-    show_default=True,
-    help="How long a worker holds an execution without renewing it (renewed every third).",
+    default=None,
+    help="How long a worker holds an execution without renewing it (renewed every third) "
+    f"[default: {DEFAULT_LEASE_SECONDS:g}].",
 )
 @click.option(
     "--visibility-timeout",
     type=click.IntRange(min=2, max=43200),
-    default=60,
-    show_default=True,
-    help="SQS visibility timeout of received messages, extended while they run.",
+    default=None,
+    help="SQS visibility timeout of received messages, extended while they run [default: 60].",
 )
 @click.option(
     "--wait-seconds",
@@ -153,53 +174,68 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
     help="Executions at once (2 × cores).",
 )
 @click.option(
-    "--queue-size", type=click.IntRange(min=1), default=256, show_default=True, help="Queue bound."
+    "--queue-size", type=click.IntRange(min=1), default=None, help="Queue bound [default: 256]."
 )
 @click.option(
     "--token",
-    envvar="BUCKETSTREAM_TOKEN",
     default=None,
     help="Shared token required in X-Bucketstream-Token (env BUCKETSTREAM_TOKEN).",
 )
 @click.option(
     "--hmac-secret",
-    envvar="BUCKETSTREAM_HMAC_SECRET",
     default=None,
     help="Secret of X-Bucketstream-Signature body signatures (env BUCKETSTREAM_HMAC_SECRET).",
 )
 def serve(
     config_path: Path | None,
-    host: str,
-    port: int,
-    endpoint_url: str | None,
-    region: str | None,
-    queue_urls: tuple[str, ...],
-    sqs_endpoint_url: str | None,
-    store_path: str | None,
-    worker_id: str | None,
-    lease_seconds: float,
-    visibility_timeout: int,
-    wait_seconds: int | None,
-    embedded: bool | None,
-    concurrency: int | None,
-    queue_size: int,
-    token: str | None,
-    hmac_secret: str | None,
+    settings_path: Path | None,
+    print_settings: bool,
+    **flags: Any,
 ) -> None:
-    """Run the service: webhook and API over HTTP, SQS pollers, executor."""
+    """Run the service: webhook and API over HTTP, SQS pollers, executor.
+
+    Settings come from the workflow file's 'service:' section (or --settings), then
+    BUCKETSTREAM_* environment variables, then these flags, each overriding the one before.
+    """
+    flags["store"] = flags.pop("store_path")
+    flags["queue_urls"] = list(flags["queue_urls"])
     try:
+        settings_file = settings_path or config_path
+        file_values = read_settings_file(settings_file) if settings_file is not None else {}
+        settings = load_settings(file_values, flags, source=str(settings_file or "settings"))
+        if print_settings:
+            shown = settings.masked()
+            if shown["store"]:
+                shown["store"] = describe_store(shown["store"])
+            click.echo(json.dumps(shown, indent=2))
+            return
         workflows = (
             load_workflows(config_path)
             if config_path is not None
             else parse_workflows(yaml.safe_load(DEFAULT_WORKFLOWS), source="built-in workflow")
         )
-        storage = storage_from_env(endpoint_url=endpoint_url, region=region)
-        transfer = transfer_from_env()
+        storage = storage_from_env(endpoint_url=settings.endpoint_url, region=settings.region)
     except (TriggerServiceError, ValueError) as exc:
         message = exc.message if isinstance(exc, TriggerServiceError) else str(exc)
         raise click.ClickException(message) from None
+    if "log_format" in settings.model_fields_set:
+        configure_logging(settings.log_format, logging.getLogger().level)
+    run_service(settings, workflows, storage, config_path)
+
+
+def run_service(
+    settings: ServiceSettings,
+    workflows: Workflows,
+    storage: StorageSettings,
+    config_path: Path | None,
+) -> None:
+    """Start the embedded storage if wanted, then the service under uvicorn, until stopped."""
+    queue_urls = tuple(settings.queue_urls)
+    sqs_endpoint_url = settings.sqs_endpoint_url
+    embedded = settings.embedded
     if embedded is None:
-        embedded = not _endpoint_configured(endpoint_url) and not queue_urls
+        embedded = not _endpoint_configured(settings.endpoint_url) and not queue_urls
+    sqs = settings.sqs()
     with ExitStack() as stack:
         if embedded:
             triggers = {workflow.trigger.bucket for workflow in workflows}
@@ -209,27 +245,39 @@ def serve(
             storage = local.storage_settings(storage)
             queue_urls = (*queue_urls, local.queue_url)
             sqs_endpoint_url = sqs_endpoint_url or local.endpoint_url
-            click.echo(drop_in_instructions(local, workflows, f"http://{host}:{port}"))
-        store = store_path if store_path is not None else (None if embedded else DEFAULT_STORE)
+            api_url = f"http://{settings.host}:{settings.port}"
+            click.echo(drop_in_instructions(local, workflows, api_url))
+            if "wait_seconds" not in settings.model_fields_set:
+                # The embedded queue answers long polls quickly; keep shutdown snappy.
+                sqs = replace(sqs, wait_seconds=2)
+        store = settings.store
+        if store is None:
+            store = None if embedded else DEFAULT_STORE
         click.echo(f"Execution store: {describe_store(store) if store else 'in memory'}")
+        token, secret = settings.token, settings.hmac_secret
         config = ServiceConfig(
             workflows=workflows,
             storage=storage,
-            transfer=transfer,
+            transfer=settings.transfer(),
             store_path=store,
             base_dir=config_path.parent if config_path is not None else None,
-            concurrency=concurrency or default_concurrency(),
-            queue_size=queue_size,
+            concurrency=settings.concurrency or default_concurrency(),
+            queue_size=settings.queue_size,
             queue_urls=queue_urls,
             sqs_endpoint_url=sqs_endpoint_url,
-            auth=RequestAuth(token=token or None, hmac_secret=hmac_secret or None),
-            worker_id=worker_id or default_worker_id(),
-            lease_seconds=lease_seconds,
+            sqs=sqs,
+            auth=RequestAuth(
+                token=token.get_secret_value() if token else None,
+                hmac_secret=secret.get_secret_value() if secret else None,
+            ),
+            worker_id=settings.worker_id or default_worker_id(),
+            lease_seconds=settings.lease_seconds,
         )
-        if wait_seconds is None:
-            # The embedded queue answers long polls quickly; keep shutdown snappy.
-            wait_seconds = 2 if embedded else config.sqs.wait_seconds
-        sqs = replace(config.sqs, wait_seconds=wait_seconds, visibility_timeout=visibility_timeout)
-        config = replace(config, sqs=sqs)
-        click.echo(f"Worker {config.worker_id}, leases of {lease_seconds:g} s")
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        click.echo(f"Worker {config.worker_id}, leases of {settings.lease_seconds:g} s")
+        uvicorn.run(
+            create_app(config),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            log_config=uvicorn_log_config(),
+        )

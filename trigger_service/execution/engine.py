@@ -58,7 +58,7 @@ class ExecutionEngine:
         io: StorageIO,
         transfer: TransferSettings | None = None,
         *,
-        progress_interval: float = 0.5,
+        progress_interval: float = 0.25,
     ) -> None:
         tune_allocator()
         self.io = io

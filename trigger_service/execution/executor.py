@@ -35,6 +35,7 @@ from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default
 from trigger_service.execution.sinks import FrameCallback
 from trigger_service.execution.takeover import INTERRUPTED as INTERRUPTED
 from trigger_service.execution.takeover import Takeovers
+from trigger_service.logcontext import log_context
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import (
     ErrorInfo,
@@ -232,14 +233,15 @@ class Executor:
             reservation.release()
             self._running += 1
             try:
-                record = await self.engine.execute(
-                    workflow,
-                    record,
-                    on_progress=self._save_progress,
-                    tee=tee,
-                    store_output=store_output,
-                    output_name=output_name,
-                )
+                with log_context(execution_id=record.id, workflow=workflow.name):
+                    record = await self.engine.execute(
+                        workflow,
+                        record,
+                        on_progress=self._save_progress,
+                        tee=tee,
+                        store_output=store_output,
+                        output_name=output_name,
+                    )
             finally:
                 self._running -= 1
         await self._finish(record)
@@ -291,7 +293,10 @@ class Executor:
     async def _run_in_slot(self, record: ExecutionRecord) -> None:
         assert self._slots is not None
         try:
-            with anyio.CancelScope() as scope:
+            with (
+                log_context(execution_id=record.id, workflow=record.workflow),
+                anyio.CancelScope() as scope,
+            ):
                 self._scopes[record.id] = scope
                 await self._execute(record)
             if scope.cancelled_caught:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bridge import Branch, FanOut, Stage, run_pipeline
+from bridge import Branch, FanOut, Stage, StageMetrics, run_pipeline
 from steps import share_frame, to_stage
 from trigger_service.execution.local import FileSink, FileSource
 from trigger_service.records import StepRecord
@@ -22,14 +22,26 @@ from trigger_service.workflows.model import Workflow
 logger = logging.getLogger(__name__)
 
 
-async def process_file(workflow: Workflow, source: Path, destination: Path) -> dict[str, object]:
-    """Process ``source`` into ``destination``; raises ``StageFailed`` (nothing written)."""
+async def process_file(
+    workflow: Workflow,
+    source: Path,
+    destination: Path,
+    *,
+    metrics: list[StageMetrics] | None = None,
+) -> dict[str, object]:
+    """Process ``source`` into ``destination``; raises ``StageFailed`` (nothing written).
+
+    ``metrics``, when given (empty), is filled with each stage's live metrics (progress bars).
+    """
     log = logging.LoggerAdapter(logger, {"workflow": workflow.name, "file": str(source)})
     stages = [Stage("read", FileSource(source).run)]
     stages += [to_stage(step, log) for step in workflow.planned_steps()]
     if workflow.fan_out:
         return await _fan_out(workflow, stages, source, destination, log)
-    result = await run_pipeline(stages, FileSink(destination))
+    sink = FileSink(destination)
+    if metrics is not None:
+        metrics.extend([*(StageMetrics(stage.name) for stage in stages), StageMetrics(sink.name)])
+    result = await run_pipeline(stages, sink, metrics=metrics)
     return {
         "workflow": workflow.name,
         "input": {"path": str(source), "size": result.stages[0].bytes_out},

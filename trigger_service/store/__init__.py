@@ -6,12 +6,13 @@ workers; ``factory`` picks one from a ``--store`` URL; ``migrations`` holds thei
 """
 
 from trigger_service.store.factory import open_store, store_from_url
-from trigger_service.store.protocol import ExecutionPage, ExecutionStore
+from trigger_service.store.protocol import ExecutionPage, ExecutionStore, RecordChange
 from trigger_service.store.sqlite import SQLiteExecutionStore
 
 __all__ = [
     "ExecutionPage",
     "ExecutionStore",
+    "RecordChange",
     "SQLiteExecutionStore",
     "open_store",
     "store_from_url",

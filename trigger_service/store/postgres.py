@@ -8,6 +8,13 @@ condition on the newest row version, so of two workers only one matches), and
 instead of waiting on each other). Lease times come from the database's clock, so workers'
 clocks never need to agree.
 
+Every write that changes a record takes a new change sequence (``nextval`` of
+``execution_change_seq``) while its statement holds the one row of ``execution_changes``
+(:data:`_GATE`): writers take numbers one statement at a time, each after the previous one
+committed, so a poller of :meth:`PostgresExecutionStore.changes` never sees ``n + 1`` before
+``n`` (a bare sequence would let a later number commit first). Lease renewals change no
+record and take no number.
+
 The schema is migrated at :meth:`PostgresExecutionStore.open` under a session advisory lock:
 workers starting at the same moment apply each migration once. Connection failures surface
 as :class:`~trigger_service.errors.StoreUnavailable`; the pool checks a connection before
@@ -28,11 +35,13 @@ from trigger_service.errors import ExecutionNotFound, LeaseLost, StoreUnavailabl
 from trigger_service.records import ExecutionRecord, ExecutionStatus
 from trigger_service.store.migrations import migrations
 from trigger_service.store.protocol import (
+    DEFAULT_CHANGES,
     DEFAULT_PAGE_SIZE,
     FINAL,
     MAX_PAGE_SIZE,
     UNFINISHED,
     ExecutionPage,
+    RecordChange,
     created_at_text,
     decode_cursor,
     encode_cursor,
@@ -45,6 +54,9 @@ DEFAULT_POOL_SIZE = 4
 
 _COLUMNS = "record::text, status, worker, lease_expires_at, created_at, seq"
 _LEASE = "clock_timestamp() + make_interval(secs => %(lease)s)"
+#: Serialises record-changing writes until they commit (see the module docstring).
+_GATE = "WITH gate AS (UPDATE execution_changes SET writes = writes + 1 RETURNING writes) "
+_NEXT_CHANGE = "nextval('execution_change_seq')"
 _FAILED = ExecutionStatus.FAILED.value
 _QUEUED = ExecutionStatus.QUEUED.value
 
@@ -150,12 +162,12 @@ class PostgresExecutionStore:
         """Insert ``record`` unless its idempotency key is taken; see the protocol."""
         leased = lease_seconds is not None and record.worker is not None
         rows = await self._fetch(
-            "INSERT INTO executions (id, workflow, status, source, idempotency_key, attempts, "
-            "upload_id, worker, lease_expires_at, created_at, record) VALUES (%(id)s, "
-            "%(workflow)s, %(status)s, %(source)s, %(key)s, %(attempts)s, %(upload)s, "
-            f"%(worker)s, CASE WHEN %(leased)s THEN {_LEASE} END, %(created)s, "
-            "%(record)s::jsonb) ON CONFLICT (idempotency_key) DO NOTHING "
-            "RETURNING lease_expires_at",
+            f"{_GATE}INSERT INTO executions (id, workflow, status, source, idempotency_key, "
+            "attempts, upload_id, worker, lease_expires_at, created_at, record, change_seq) "
+            "SELECT %(id)s, %(workflow)s, %(status)s, %(source)s, %(key)s, %(attempts)s, "
+            f"%(upload)s, %(worker)s, CASE WHEN %(leased)s THEN {_LEASE} END, %(created)s, "
+            f"%(record)s::jsonb, {_NEXT_CHANGE} FROM gate "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING lease_expires_at",
             {
                 "id": record.id,
                 "workflow": record.workflow,
@@ -184,10 +196,10 @@ class PostgresExecutionStore:
         """Replace the stored copy of ``record`` if its worker may; see the protocol."""
         final = record.status.value in FINAL
         rows = await self._fetch(
-            "UPDATE executions SET status = %(status)s, attempts = %(attempts)s, "
+            f"{_GATE}UPDATE executions SET status = %(status)s, attempts = %(attempts)s, "
             "upload_id = %(upload)s, worker = %(worker)s, record = %(record)s::jsonb, "
-            "lease_expires_at = CASE WHEN %(final)s THEN NULL "
-            f"WHEN %(renew)s THEN {_LEASE} ELSE lease_expires_at END "
+            f"change_seq = {_NEXT_CHANGE}, lease_expires_at = CASE WHEN %(final)s THEN NULL "
+            f"WHEN %(renew)s THEN {_LEASE} ELSE lease_expires_at END FROM gate "
             "WHERE id = %(id)s AND (worker IS NULL OR worker = %(worker)s) RETURNING seq",
             {
                 "status": record.status.value,
@@ -236,8 +248,9 @@ class PostgresExecutionStore:
     ) -> ExecutionRecord | None:
         """Hand an expired (or, asked, a failed) record to ``worker``; one caller wins."""
         rows = await self._fetch(
-            f"UPDATE executions SET worker = %(worker)s, lease_expires_at = {_LEASE}, "
-            "status = CASE WHEN status = %(failed)s THEN %(queued)s ELSE status END "
+            f"{_GATE}UPDATE executions SET worker = %(worker)s, lease_expires_at = {_LEASE}, "
+            f"change_seq = {_NEXT_CHANGE}, "
+            "status = CASE WHEN status = %(failed)s THEN %(queued)s ELSE status END FROM gate "
             "WHERE id = %(id)s AND ((status = ANY(%(unfinished)s) "
             "AND coalesce(lease_expires_at, '-infinity') < clock_timestamp()) "
             f"OR (%(rerun)s AND status = %(failed)s)) RETURNING {_COLUMNS}",
@@ -258,7 +271,8 @@ class PostgresExecutionStore:
     ) -> list[ExecutionRecord]:
         """Take over up to ``limit`` records whose lease expired; see the protocol."""
         rows = await self._fetch(
-            f"UPDATE executions SET worker = %(worker)s, lease_expires_at = {_LEASE} "
+            f"{_GATE}UPDATE executions SET worker = %(worker)s, lease_expires_at = {_LEASE}, "
+            f"change_seq = {_NEXT_CHANGE} FROM gate "
             "WHERE id IN (SELECT id FROM executions WHERE status = ANY(%(unfinished)s) "
             "AND coalesce(lease_expires_at, '-infinity') < clock_timestamp() - CASE "
             "WHEN source = 'sqs' THEN make_interval(secs => %(grace)s) ELSE interval '0' END "
@@ -338,6 +352,23 @@ class PostgresExecutionStore:
         page = rows[:limit]
         next_cursor = encode_cursor(page[-1][4], page[-1][5]) if len(rows) > limit else None
         return ExecutionPage([_load(row) for row in page], next_cursor)
+
+    async def changes(
+        self, after: int, *, limit: int = DEFAULT_CHANGES, execution_id: str | None = None
+    ) -> list[RecordChange]:
+        """Records last written after sequence ``after``, lowest sequence first."""
+        only = " AND id = %(id)s" if execution_id is not None else ""
+        rows = await self._fetch(
+            f"SELECT {_COLUMNS}, change_seq FROM executions WHERE change_seq > %(after)s{only} "
+            "ORDER BY change_seq LIMIT %(limit)s",
+            {"after": after, "id": execution_id, "limit": max(1, limit)},
+        )
+        return [RecordChange(sequence=int(row[6]), record=_load(row)) for row in rows]
+
+    async def last_change(self) -> int:
+        """The highest change sequence written so far."""
+        rows = await self._fetch("SELECT coalesce(max(change_seq), 0) FROM executions", {})
+        return int(rows[0][0])
 
     async def _fetch(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         async with self._connection() as conn:

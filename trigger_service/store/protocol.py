@@ -5,6 +5,16 @@ machine) or :mod:`trigger_service.store.postgres` (several workers). A store kee
 JSON plus the columns the service queries: the idempotency key (unique), status, workflow,
 source, attempts, the open multipart upload id, the owning worker and its lease, and
 ``created_at``, by which listings are ordered newest first.
+
+Every write that changes a record (``create``, ``save``, ``take_over``, ``claim_expired``;
+not a lease renewal) also stamps the row with a new **change sequence**, a number that grows
+with every such write to the store (across every process sharing it). ``changes``
+returns the rows written after a sequence, oldest change first: the live streams
+(:mod:`trigger_service.api.live`) poll it, so they show what every worker does, not only the
+local process. An implementation must never let a reader see sequence ``n + 1`` before ``n``
+is visible (commit order = sequence order), or a poller would skip ``n`` for good: SQLite gets
+it from its single writer; PostgreSQL from a one-row gate table every such statement updates
+(which serialises the writers until they commit), where a plain ``SEQUENCE`` would not.
 """
 
 from __future__ import annotations
@@ -23,6 +33,8 @@ from trigger_service.records import ExecutionRecord, ExecutionStatus
 #: Largest page ``list`` returns, whatever ``limit`` asks for.
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 50
+#: How many changes one ``changes`` call returns by default.
+DEFAULT_CHANGES = 500
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,14 @@ class ExecutionPage:
 
     executions: Sequence[ExecutionRecord]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """A record as last written, with the change sequence of that write."""
+
+    sequence: int
+    record: ExecutionRecord
 
 
 class ExecutionStore(Protocol):
@@ -128,6 +148,20 @@ class ExecutionStore(Protocol):
         cursor: str | None = None,
     ) -> ExecutionPage:
         """Records newest first, filtered; raises :class:`InvalidCursor`."""
+        ...
+
+    async def changes(
+        self, after: int, *, limit: int = DEFAULT_CHANGES, execution_id: str | None = None
+    ) -> list[RecordChange]:
+        """Records whose last write has a sequence above ``after``, lowest sequence first.
+
+        At most ``limit`` of them; only ``execution_id``'s when given (``after=0`` then reads
+        one record with its sequence). A record written twice since ``after`` appears once.
+        """
+        ...
+
+    async def last_change(self) -> int:
+        """The highest change sequence written so far (0 for an empty store)."""
         ...
 
 

@@ -6,6 +6,11 @@ the connection), so the event loop never waits on disk. A file database uses WAL
 several workers on one machine: every lease change is one conditional statement. Lease times
 are seconds since the epoch from this machine's clock. ``path=None`` gives a private in-memory
 database, handy for tests and for the embedded demo.
+
+Every write that changes a record stamps it with ``MAX(change_seq) + 1`` in the same statement
+(a writing statement holds the database's write lock from its start, so processes sharing the
+file get distinct, increasing numbers, committed in that order); a claim of several records
+numbers them one by one inside one ``BEGIN IMMEDIATE`` transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,11 +30,13 @@ from trigger_service.errors import ExecutionNotFound, LeaseLost, StoreUnavailabl
 from trigger_service.records import ExecutionRecord, ExecutionStatus
 from trigger_service.store.migrations import migrations
 from trigger_service.store.protocol import (
+    DEFAULT_CHANGES,
     DEFAULT_PAGE_SIZE,
     FINAL,
     MAX_PAGE_SIZE,
     UNFINISHED,
     ExecutionPage,
+    RecordChange,
     created_at_text,
     decode_cursor,
     encode_cursor,
@@ -40,6 +48,8 @@ T = TypeVar("T")
 _COLUMNS = "record, status, worker, lease_expires_at, created_at, seq"
 #: Largest ``IN (...)`` list of one statement.
 _BATCH = 500
+#: The next change sequence, evaluated inside the writing statement.
+_NEXT_CHANGE = "(SELECT COALESCE(MAX(change_seq), 0) + 1 FROM executions)"
 
 
 def _load(row: sqlite3.Row | tuple[Any, ...]) -> ExecutionRecord:
@@ -124,8 +134,9 @@ class SQLiteExecutionStore:
         lease = record.lease_expires_at
         cursor = db.execute(
             "INSERT INTO executions (id, workflow, status, source, idempotency_key, attempts, "
-            "upload_id, worker, lease_expires_at, created_at, record) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            "upload_id, worker, lease_expires_at, created_at, record, change_seq) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_CHANGE}) "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
             (
                 record.id,
                 record.workflow,
@@ -171,7 +182,7 @@ class SQLiteExecutionStore:
         db = self._db()
         cursor = db.execute(
             "UPDATE executions SET status = ?, attempts = ?, upload_id = ?, worker = ?, "
-            "record = ?, lease_expires_at = CASE WHEN ? THEN NULL "
+            f"record = ?, change_seq = {_NEXT_CHANGE}, lease_expires_at = CASE WHEN ? THEN NULL "
             "WHEN ? IS NOT NULL THEN ? ELSE lease_expires_at END "
             "WHERE id = ? AND (worker IS NULL OR worker = ?)",
             row,
@@ -224,6 +235,7 @@ class SQLiteExecutionStore:
             self._db()
             .execute(
                 f"UPDATE executions SET worker = ?, lease_expires_at = ?, "
+                f"change_seq = {_NEXT_CHANGE}, "
                 f"status = CASE WHEN status = ? THEN ? ELSE status END "
                 f"WHERE id = ? AND ((status IN (?, ?) AND coalesce(lease_expires_at, 0) < ?) "
                 f"OR (? AND status = ?)) RETURNING {_COLUMNS}",
@@ -243,9 +255,8 @@ class SQLiteExecutionStore:
         self, worker: str, lease_seconds: float, limit: int, sqs_grace: float
     ) -> list[ExecutionRecord]:
         now = time.time()
-        rows = (
-            self._db()
-            .execute(
+        with self._write() as db:
+            rows = db.execute(
                 f"UPDATE executions SET worker = ?, lease_expires_at = ? WHERE id IN "
                 f"(SELECT id FROM executions WHERE status IN (?, ?) "
                 f"AND coalesce(lease_expires_at, 0) < ? "
@@ -253,10 +264,12 @@ class SQLiteExecutionStore:
                 f"ORDER BY created_at, seq "
                 f"LIMIT ?) RETURNING {_COLUMNS}",
                 (worker, now + lease_seconds, *UNFINISHED, now, now - sqs_grace, limit),
-            )
-            .fetchall()
-        )
-        rows.sort(key=lambda row: (row[4], row[5]))
+            ).fetchall()
+            rows.sort(key=lambda row: (row[4], row[5]))
+            for row in rows:  # one number each, in the same transaction
+                db.execute(
+                    f"UPDATE executions SET change_seq = {_NEXT_CHANGE} WHERE seq = ?", (row[5],)
+                )
         return [_load(row) for row in rows]
 
     async def open_upload_ids(self) -> set[str]:
@@ -341,6 +354,41 @@ class SQLiteExecutionStore:
         page = rows[:limit]
         next_cursor = encode_cursor(page[-1][4], page[-1][5]) if len(rows) > limit else None
         return ExecutionPage([_load(row) for row in page], next_cursor)
+
+    async def changes(
+        self, after: int, *, limit: int = DEFAULT_CHANGES, execution_id: str | None = None
+    ) -> list[RecordChange]:
+        """Records last written after sequence ``after``, lowest sequence first."""
+        return await self._run(self._changes, after, max(1, limit), execution_id)
+
+    def _changes(self, after: int, limit: int, execution_id: str | None) -> list[RecordChange]:
+        sql = f"SELECT {_COLUMNS}, change_seq FROM executions WHERE change_seq > ?"
+        params: list[Any] = [after]
+        if execution_id is not None:
+            sql += " AND id = ?"
+            params.append(execution_id)
+        rows = self._db().execute(f"{sql} ORDER BY change_seq LIMIT ?", (*params, limit))
+        return [RecordChange(sequence=row[6], record=_load(row)) for row in rows.fetchall()]
+
+    async def last_change(self) -> int:
+        """The highest change sequence written so far."""
+        return await self._run(self._last_change)
+
+    def _last_change(self) -> int:
+        row = self._db().execute("SELECT COALESCE(MAX(change_seq), 0) FROM executions")
+        return int(row.fetchone()[0])
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database's write lock from its start."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:

@@ -133,6 +133,8 @@ class WorkflowFileModel(_Strict):
     """The whole file."""
 
     workflows: dict[str, WorkflowModel] = Field(min_length=1)
+    #: Service settings (``bucketstream serve``), validated by ``trigger_service.cli.config``.
+    service: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
