@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from storage_adapter import StorageIO, StorageSettings, TransferSettings, make_s3_client
-from trigger_service.cli.settings import storage_from_env, transfer_from_env
+from trigger_service.environment import storage_from_env, transfer_from_env
 from trigger_service.errors import ExecutionTimeout, MalformedEvent, WorkflowConfigError
 from trigger_service.events import IgnoredRecord, ParsedNotification, parse_notification
 from trigger_service.execution.engine import ExecutionEngine

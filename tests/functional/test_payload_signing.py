@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from storage_adapter.client import PayloadSigning, StorageSettings, make_s3_client
-from trigger_service.cli.settings import storage_from_env
+from trigger_service.environment import storage_from_env
 
 
 @pytest.mark.parametrize(

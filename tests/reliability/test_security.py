@@ -43,6 +43,7 @@ from trigger_service.api import auth
 from trigger_service.api.auth import RequestAuth, sign
 from trigger_service.cli.commands import main
 from trigger_service.cli.config import ServiceSettings
+from trigger_service.cli.serve import serve
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
 from trigger_service.workflows.keys import KeyTemplate
 
@@ -264,7 +265,7 @@ def test_serve_binds_loopback_by_default(moto_endpoint: str, tmp_path: Path) -> 
     assert "default: 127.0.0.1" in help_text
     # The flag only overrides the settings (file < environment < flags), whose default binds
     # loopback.
-    (host,) = [p for p in main.commands["serve"].params if p.name == "host"]
+    (host,) = [p for p in serve.params if p.name == "host"]
     assert host.default is None
     assert ServiceSettings.model_fields["host"].default == "127.0.0.1"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -51,7 +53,7 @@ def test_init_is_small_and_says_what_lives_where(package: ModuleType) -> None:
 
 def test_trigger_service_exports_its_api_only() -> None:
     names = set(trigger_service.__all__)
-    assert {"create_app", "open_service", "ExecutionRecord", "TriggerServiceError"} <= names
+    assert {"handler", "ExecutionEngine", "ExecutionRecord", "TriggerServiceError"} <= names
     assert len(names) <= 20
 
 
@@ -64,3 +66,19 @@ def test_every_production_module_is_small() -> None:
             if count > 420:
                 oversized.append(f"{path}: {count}")
     assert oversized == []
+
+
+@pytest.mark.parametrize(
+    "module", ["trigger_service", "trigger_service.handler", "trigger_service.cli.commands"]
+)
+def test_the_engine_side_does_not_load_the_http_stack(module: str) -> None:
+    """The function handler and ``run``/``process`` stay light: no web server, no metrics."""
+    probe = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'prometheus_client', 'psycopg', 'moto')"
+        " if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stderr

@@ -27,7 +27,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from bridge import root_cause
 from storage_adapter import MultipartWriter, StorageIO
 from trigger_service.errors import ClientDisconnected
-from trigger_service.execution.executor import Executor, Reservation
+from trigger_service.execution.admission import Reservation
+from trigger_service.execution.executor import Executor
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.workflows.loops import upload_marker
 from trigger_service.workflows.model import Workflow

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 import anyio
 import click
 
 from bridge import StageFailed, StageMetrics
 from storage_adapter import StorageIO
-from trigger_service.cli.demo import demo
 from trigger_service.cli.logs import LOG_FORMATS, LogFormat, configure_logging, log_format_option
 from trigger_service.cli.progress import ProgressBar, progress_wanted, quiet_option
-from trigger_service.cli.serve import serve
-from trigger_service.cli.settings import storage_from_env, transfer_from_env
+from trigger_service.environment import storage_from_env, transfer_from_env
 from trigger_service.errors import TriggerServiceError
 from trigger_service.execution.allocator import tune_allocator
 from trigger_service.execution.engine import ExecutionEngine
@@ -37,7 +36,31 @@ def _fail(message: str, code: str = "InvalidArgument") -> NoReturn:
     sys.exit(1 if code != "InvalidArgument" else 2)
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """A group whose heavy commands are imported when named.
+
+    ``serve`` and ``demo`` bring the HTTP stack and the embedded S3; ``run`` and ``process``
+    need neither, so they start faster and hold less memory without them.
+    """
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "demo": ("trigger_service.cli.demo", "demo"),
+        "serve": ("trigger_service.cli.serve", "serve"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            module, attribute = self.lazy[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.option(
     "--log-format",
@@ -177,7 +200,3 @@ async def _follow(bar: ProgressBar, total: int, metrics: list[StageMetrics]) -> 
     while True:
         bar.update_steps(total, [StepRecord.from_metrics(m) for m in metrics])
         await anyio.sleep(PROGRESS_INTERVAL)
-
-
-main.add_command(serve)
-main.add_command(demo)

@@ -33,7 +33,7 @@ from trigger_service.api.app import create_app
 from trigger_service.cli.embedded import EmbeddedStorage, embedded_storage, free_port
 from trigger_service.cli.logs import log_format_option
 from trigger_service.cli.samples import Sample, demo_samples
-from trigger_service.cli.settings import transfer_from_env
+from trigger_service.environment import transfer_from_env
 from trigger_service.intake.sqs import SqsSettings
 from trigger_service.service import ServiceConfig
 from trigger_service.workflows.model import Workflows, parse_workflows

@@ -35,7 +35,7 @@ from trigger_service.api.auth import RequestAuth
 from trigger_service.cli.config import ServiceSettings, load_settings, read_settings_file
 from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, EmbeddedStorage, embedded_storage
 from trigger_service.cli.logs import configure_logging, log_format_option, uvicorn_log_config
-from trigger_service.cli.settings import storage_from_env
+from trigger_service.environment import storage_from_env
 from trigger_service.errors import TriggerServiceError
 from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS, default_worker_id
 from trigger_service.service import ServiceConfig, default_concurrency

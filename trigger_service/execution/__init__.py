@@ -6,7 +6,6 @@ output to a caller; ``allocator`` keeps freed chunks from pinning memory.
 """
 
 from trigger_service.execution.engine import ExecutionEngine
-from trigger_service.execution.executor import Executor
 from trigger_service.execution.process import process_file
 
-__all__ = ["ExecutionEngine", "Executor", "process_file"]
+__all__ = ["ExecutionEngine", "process_file"]

@@ -29,6 +29,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from trigger_service.errors import LeaseLost, Overloaded, StoreUnavailable, UnknownWorkflow
+from trigger_service.execution.admission import Reservation
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
 from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
@@ -55,42 +56,6 @@ MAX_BACKOFF = 300.0
 
 #: How long a final record is retried while the store is unreachable, in seconds.
 FINAL_SAVE_PATIENCE = 300.0
-
-
-class Reservation:
-    """A queue slot taken by :meth:`Executor.reserve`; submit a record or release it."""
-
-    def __init__(self, executor: Executor) -> None:
-        self._executor = executor
-        self._held = True
-
-    @property
-    def held(self) -> bool:
-        """Whether the slot is still taken by this reservation."""
-        return self._held
-
-    def submit(self, record: ExecutionRecord) -> None:
-        """Queue ``record`` in this slot."""
-        self._take()
-        self._executor._active.add(record.id)
-        self._executor._send.send_nowait(record)
-
-    def release(self) -> None:
-        """Give the slot back unused; does nothing once submitted or released."""
-        if self._held:
-            self._take()
-            self._executor._pending -= 1
-
-    def _take(self) -> None:
-        if not self._held:
-            raise RuntimeError("this reservation was already used")
-        self._held = False
-
-    def __enter__(self) -> Reservation:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()
 
 
 class Executor:
@@ -196,7 +161,14 @@ class Executor:
                 retry_after=self.retry_after,
             )
         self._pending += 1
-        return Reservation(self)
+        return Reservation(queue=self._queue, give_back=self._give_back)
+
+    def _queue(self, record: ExecutionRecord) -> None:
+        self._active.add(record.id)
+        self._send.send_nowait(record)
+
+    def _give_back(self) -> None:
+        self._pending -= 1
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Start queued executions as run slots free up, until cancelled."""

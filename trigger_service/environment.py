@@ -1,4 +1,4 @@
-"""Service settings from command-line options and ``BUCKETSTREAM_*`` environment variables."""
+"""Storage and transfer settings from ``BUCKETSTREAM_*`` environment variables."""
 
 from __future__ import annotations
 
