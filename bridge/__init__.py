@@ -1,8 +1,9 @@
 """In-process stream bridge: steps exchange frames over bounded channels.
 
 ``channel`` is the bounded channel (backpressure, close, abort, statistics); ``frames`` what
-travels on it; ``pipeline`` runs stages concurrently and alone decides to commit; ``metrics``
-records each stage's traffic; every error is in ``errors``.
+travels on it; ``pipeline`` runs stages concurrently and alone decides to commit; ``tee`` fans
+one stream out to several branches, all committed or none; ``metrics`` records each stage's
+traffic; every error is in ``errors``.
 """
 
 from bridge.channel import Channel, ChannelStatistics
@@ -21,14 +22,17 @@ from bridge.pipeline import (
     root_cause,
     run_pipeline,
 )
+from bridge.tee import Branch, FanOut
 
 __all__ = [
     "DEFAULT_CAPACITY",
     "KNOCK_ON_ERRORS",
+    "Branch",
     "BridgeError",
     "Channel",
     "ChannelClosed",
     "ChannelStatistics",
+    "FanOut",
     "Frame",
     "PipelineResult",
     "Sink",

@@ -127,10 +127,13 @@ class PipelineResult(Generic[R]):
 
 
 @dataclass
-class _Run:
+class FailureLog:
+    """The errors stages raised, in order; the first original one is the cause."""
+
     failures: list[tuple[str, BaseException]] = field(default_factory=list)
 
     def first_failure(self) -> tuple[str, BaseException] | None:
+        """The first original failure, else the first knock-on one, else None."""
         for stage, error in self.failures:
             if not isinstance(error, KNOCK_ON_ERRORS):
                 return stage, error
@@ -161,13 +164,13 @@ async def run_pipeline(
         Channel(capacity, byte_budget=byte_budget, name=f"{names[i]}->{names[i + 1]}")
         for i in range(len(stages))
     ]
-    run = _Run()
+    run = FailureLog()
     functions: list[StageFunction] = [stage.run for stage in stages] + [sink.consume]
     try:
         async with anyio.create_task_group() as group:
             for index, function in enumerate(functions):
                 group.start_soon(
-                    _run_stage,
+                    run_stage,
                     function,
                     names[index],
                     channels[index - 1] if index > 0 else None,
@@ -181,11 +184,15 @@ async def run_pipeline(
         if failure is None or isinstance(exc, anyio.get_cancelled_exc_class()):
             raise
         stage_name, error = failure
+        if isinstance(error, StageFailed):  # a composite sink (a tee) named the stage
+            raise error from error.error
         raise StageFailed(stage_name, error) from error
     try:
         output = await sink.commit()
     except BaseException as exc:
         await _abort(sink)
+        if isinstance(exc, StageFailed):
+            raise
         if isinstance(exc, Exception):
             raise StageFailed(sink.name, exc) from exc
         raise
@@ -196,13 +203,13 @@ async def run_pipeline(
     )
 
 
-async def _run_stage(
+async def run_stage(
     function: StageFunction,
     name: str,
     incoming: Channel[Any] | None,
     outgoing: Channel[Any] | None,
     metrics: StageMetrics,
-    run: _Run,
+    run: FailureLog,
 ) -> None:
     context = StageContext(
         name=name, input=StageInput(incoming, metrics), metrics=metrics, _output=outgoing

@@ -12,8 +12,10 @@ from steps.planning import (
     ConfiguredStep,
     configure_step,
     format_validation_error,
+    plan_fan_out,
     plan_steps,
     prepare_step,
+    share_frame,
     to_stage,
 )
 from steps.registry import StepRegistry, default_registry
@@ -33,7 +35,9 @@ __all__ = [
     "configure_step",
     "default_registry",
     "format_validation_error",
+    "plan_fan_out",
     "plan_steps",
     "prepare_step",
+    "share_frame",
     "to_stage",
 ]

@@ -3,6 +3,11 @@
 Planning inserts a *decode* stage where bytes meet a picture step and an *encode* stage where
 a picture meets a byte consumer, so a chain of picture steps decodes once and encodes once.
 The decode stage gets the size hint of the first picture step after it, for shrink-on-load.
+
+A fan-out (``plan_fan_out``) plans the shared steps and each branch's steps around one tee:
+when every branch starts with a picture step, the decode moves before the tee (one decode for
+all branches) and its size hint is the largest the branches ask for (none if one asks for the
+full size); each branch ends with its own encode.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from bridge import Stage, StageContext
-from steps.api import FrameKind, ResourceLoader, StepContext, StepDefinition
+from steps.api import FrameKind, ResourceLoader, SizeHint, StepContext, StepDefinition
 from steps.errors import StepConfigError
 
 
@@ -72,32 +77,92 @@ def plan_steps(
     steps: Sequence[ConfiguredStep], *, image_options: Mapping[str, Any] | None = None
 ) -> list[ConfiguredStep]:
     """Insert decode/encode stages so frame kinds match from bytes in to bytes out."""
-    planned: list[ConfiguredStep] = []
-    current: FrameKind = "bytes"
-    for index, step in enumerate(steps):
-        if current != step.consumes:
-            planned.append(_converter(current, steps[index:], image_options))
-        planned.append(step)
-        current = step.produces
-    if current != "bytes":
-        planned.append(_converter(current, (), image_options))
+    planned, _ = _plan(steps, "bytes", "bytes", image_options)
     return planned
 
 
+def plan_fan_out(
+    shared: Sequence[ConfiguredStep],
+    branches: Sequence[Sequence[ConfiguredStep]],
+    *,
+    image_options: Mapping[str, Any] | None = None,
+) -> tuple[list[ConfiguredStep], list[list[ConfiguredStep]]]:
+    """Plan ``shared`` steps before a tee and each branch's steps after it.
+
+    Returns the shared stages (ending in bytes or pictures, as the branches need them) and
+    each branch's stages (ending in bytes).
+    """
+    shared_end = shared[-1].produces if shared else "bytes"
+    if (
+        shared_end == "bytes"
+        and branches
+        and all(branch and branch[0].consumes == "picture" for branch in branches)
+    ):
+        shared_end = "picture"
+    hint = _largest_hint([_first_hint(branch) for branch in branches])
+    planned_shared, tee_kind = _plan(shared, "bytes", shared_end, image_options, hint)
+    planned_branches = [_plan(b, tee_kind, "bytes", image_options)[0] for b in branches]
+    return planned_shared, planned_branches
+
+
+def _plan(
+    steps: Sequence[ConfiguredStep],
+    start: FrameKind,
+    end: FrameKind,
+    image_options: Mapping[str, Any] | None,
+    tail_hint: SizeHint | None = None,
+) -> tuple[list[ConfiguredStep], FrameKind]:
+    planned: list[ConfiguredStep] = []
+    current = start
+    for index, step in enumerate(steps):
+        if current != step.consumes:
+            planned.append(_converter(current, _first_hint(steps[index:]), image_options))
+        planned.append(step)
+        current = step.produces
+    if current != end:
+        hint = tail_hint if current == "bytes" else None
+        planned.append(_converter(current, hint, image_options))
+    return planned, end
+
+
+def _first_hint(following: Sequence[ConfiguredStep]) -> SizeHint | None:
+    """The size hint of the first picture step in ``following`` (None: full size)."""
+    return next(
+        (s.definition.size_hint(s.params) for s in following if s.consumes == "picture"), None
+    )
+
+
+def _largest_hint(hints: Sequence[SizeHint | None]) -> SizeHint | None:
+    """A size covering every hint; None when one of them wants the full size."""
+    if not hints or any(hint is None for hint in hints):
+        return None
+    present = [hint for hint in hints if hint is not None]
+    return (max(w for w, _ in present), max(h for _, h in present))
+
+
 def _converter(
-    current: FrameKind, following: Sequence[ConfiguredStep], image_options: Mapping[str, Any] | None
+    current: FrameKind, hint: SizeHint | None, image_options: Mapping[str, Any] | None
 ) -> ConfiguredStep:
     from steps.image import DECODE, ENCODE
 
     if current == "picture":
         return configure_step(ENCODE, {}, label="encode")
     options = dict(image_options or {})
-    hint = next(
-        (s.definition.size_hint(s.params) for s in following if s.consumes == "picture"), None
-    )
     if hint is not None:
         options.setdefault("target_size", hint)
     return configure_step(DECODE, options, label="decode")
+
+
+def share_frame(frame: Any) -> Any:
+    """``frame`` as several branches of a fan-out receive it: a picture is marked shared.
+
+    Steps that draw into a shared picture's frames copy them first; bytes are immutable.
+    """
+    from steps.image import Picture
+
+    if isinstance(frame, Picture) and not frame.shared:
+        return replace(frame, shared=True)
+    return frame
 
 
 def to_stage(step: ConfiguredStep, log: logging.LoggerAdapter[logging.Logger]) -> Stage:

@@ -6,6 +6,7 @@ Like s3transfer's ``TransferConfig``, the bound is a formula of these settings, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage_adapter.reader import DEFAULT_CHUNK_SIZE, DEFAULT_READ_AHEAD
@@ -35,15 +36,18 @@ class TransferSettings:
     parts_in_flight: int = DEFAULT_PARTS_IN_FLIGHT
     channel_capacity: int = DEFAULT_CHANNEL_CAPACITY
 
-    def memory_bound(self, steps: int) -> int:
+    def memory_bound(self, steps: int, branches: Sequence[int] = ()) -> int:
         """Most bytes one byte workflow of ``steps`` steps holds at once (README, "Memory").
 
         ``read_ahead × chunk_size`` (ranges in flight) + ``(steps + 1) × (channel_capacity + 1)
         × chunk_size`` (the channels between read, the steps and write, and the frame each
         stage holds) + ``(parts_in_flight + 1) × part_size`` (parts uploading and the one being
-        filled). It does not depend on the object's size.
+        filled). It does not depend on the object's size. A fan-out (``branches``: the step
+        count of each branch) adds ``branch + 1`` channels per branch (the tee's and its
+        steps') and has one writer per branch.
         """
         reader = self.read_ahead * self.chunk_size
-        channels = (steps + 1) * (self.channel_capacity + 1) * self.chunk_size
-        writer = (self.parts_in_flight + 1) * self.part_size
+        channel_count = steps + 1 + sum(count + 1 for count in branches)
+        channels = channel_count * (self.channel_capacity + 1) * self.chunk_size
+        writer = max(1, len(branches)) * (self.parts_in_flight + 1) * self.part_size
         return reader + channels + writer

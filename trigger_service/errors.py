@@ -5,6 +5,7 @@
     TriggerServiceError         code                 status  transient
     ├── WorkflowConfigError     InvalidWorkflow      400     no   (the workflow file is invalid)
     ├── UnknownWorkflow         UnknownWorkflow      404     no
+    ├── UnknownOutput           UnknownOutput        400     no   (?output= names no branch)
     ├── MalformedEvent          MalformedEvent       400     no   (unparsable notification)
     ├── InvalidRequest          InvalidRequest       400     no   (a body or query field)
     ├── InvalidCursor           InvalidCursor        400     no   (not a cursor of ours)
@@ -108,6 +109,13 @@ class ExecutionNotFound(TriggerServiceError):
 
     code = "ExecutionNotFound"
     status = 404
+
+
+class UnknownOutput(TriggerServiceError):
+    """A request named an output (``?output=``) the workflow does not have."""
+
+    code = "UnknownOutput"
+    status = 400
 
 
 class LoopPrevented(TriggerServiceError):

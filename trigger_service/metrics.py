@@ -103,8 +103,10 @@ class ServiceMetrics:
                 self.step_duration.labels(workflow=workflow, step=step.name).observe(
                     max(seconds, 0.0)
                 )
-        if record.status is ExecutionStatus.SUCCEEDED and record.output is not None:
-            self.bytes_written.labels(workflow=workflow).inc(record.output.size or 0)
+        if record.status is ExecutionStatus.SUCCEEDED:
+            outputs = [record.output] if record.output is not None else (record.outputs or [])
+            written = sum(output.size or 0 for output in outputs)
+            self.bytes_written.labels(workflow=workflow).inc(written)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -73,6 +73,12 @@ class ObjectRef(_Record):
         )
 
 
+class OutputRef(ObjectRef):
+    """One output of a fan-out workflow: the branch's name and the object it wrote."""
+
+    name: str
+
+
 class ErrorInfo(_Record):
     """Why an execution failed: a stable code, a message to act on, the step at fault."""
 
@@ -134,7 +140,10 @@ class ExecutionRecord(_Record):
     workflow: str
     status: ExecutionStatus = ExecutionStatus.QUEUED
     input: ObjectRef
+    #: The output of a single-output workflow (``output:``), once committed.
     output: ObjectRef | None = None
+    #: The outputs of a fan-out workflow (``outputs:``), in branch order, once all committed.
+    outputs: list[OutputRef] | None = None
     steps: list[StepRecord] = Field(default_factory=list)
     error: ErrorInfo | None = None
     attempts: int = 0
@@ -145,6 +154,8 @@ class ExecutionRecord(_Record):
     source: str = "api"
     #: The open multipart upload, while one is open (for crash recovery).
     upload_id: str | None = None
+    #: A fan-out's open multipart uploads by branch name, while they are open.
+    upload_ids: dict[str, str] = Field(default_factory=dict)
     idempotency_key: str | None = None
     #: The worker that owns (or last owned) the execution (``--worker-id``).
     worker: str | None = None

@@ -22,6 +22,7 @@ def all_scenarios() -> list[Scenario]:
     from benchmarks.scenarios import (
         copy,
         crypto_round_trip,
+        fan_out,
         image_process,
         memory_flat,
         overlap,
@@ -40,5 +41,6 @@ def all_scenarios() -> list[Scenario]:
         Scenario("throughput", throughput.run),
         Scenario("ttfb", ttfb.run),
         Scenario("crypto_round_trip", crypto_round_trip.run),
+        Scenario("fan_out", fan_out.run),
         Scenario("workers", workers.run),
     ]

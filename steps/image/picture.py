@@ -2,7 +2,9 @@
 
 A picture travels between image steps instead of bytes. Its frames are owned by whoever holds
 the picture: a step may modify them in place (the watermark composites only the region a mark
-covers) and hands the picture on; nothing else keeps a reference.
+covers) and hands the picture on; nothing else keeps a reference — except after a fan-out tee,
+which hands the same picture to every branch with ``shared=True``: its frames are then
+read-only, and a step that draws into them copies them first.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class Picture:
     source_size: tuple[int, int] | None = None
     #: Things a user may want to know (dropped corrupt metadata...), for logs and metrics.
     notes: tuple[str, ...] = ()
+    #: True when other branches of a fan-out hold the same frames: copy before drawing.
+    shared: bool = False
 
     def __post_init__(self) -> None:
         if not self.frames:

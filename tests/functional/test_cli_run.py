@@ -26,6 +26,11 @@ workflows:
     trigger: {{bucket: {bucket}, prefix: "incoming/"}}
     steps: [passthrough]
     output: {{bucket: {bucket}, key: "copies/{{name}}"}}
+  both:
+    trigger: {{bucket: {bucket}, prefix: "incoming/"}}
+    outputs:
+      - {{name: zip, steps: [gzip], key: "both/{{name}}.gz"}}
+      - {{name: copy, steps: [passthrough], key: "both/{{name}}"}}
 """
 
 
@@ -122,3 +127,29 @@ def test_run_against_a_dead_endpoint_is_transient(bucket: str, config: Path) -> 
     assert code == 1
     error = json.loads(out)["error"]
     assert error["code"] == "StorageUnavailable" and error["transient"] is True
+
+
+def test_run_fan_out_prints_every_output(
+    s3: S3Client, bucket: str, config: Path, moto_endpoint: str
+) -> None:
+    payload = b"fan out\n" * 10_000
+    s3.put_object(Bucket=bucket, Key="incoming/f.txt", Body=payload)
+    code, out, _ = _run(config, moto_endpoint, "both", f"s3://{bucket}/incoming/f.txt")
+    assert code == 0, out
+    record = json.loads(out)
+    assert record["output"] is None
+    assert [(o["name"], o["key"]) for o in record["outputs"]] == [
+        ("zip", "both/f.txt.gz"),
+        ("copy", "both/f.txt"),
+    ]
+    assert record["outputs"][1]["size"] == len(payload)
+    body = s3.get_object(Bucket=bucket, Key="both/f.txt.gz")["Body"].read()
+    assert gzip.decompress(body) == payload
+    assert [s["name"] for s in record["steps"]] == [
+        "read",
+        "tee",
+        "zip.gzip",
+        "zip.write",
+        "copy.passthrough",
+        "copy.write",
+    ]

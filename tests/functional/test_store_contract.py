@@ -308,7 +308,13 @@ async def test_open_upload_ids_are_those_of_unfinished_records(store: ExecutionS
     done, _ = await store.create(_record("b", status=ExecutionStatus.FAILED))
     done.upload_id = "u2"
     await store.save(done)
-    assert await store.open_upload_ids() == {"u1"}
+    fan_out, _ = await store.create(_record("c", status=ExecutionStatus.RUNNING))
+    fan_out.upload_ids = {"thumb": "u3", "page": "u4"}
+    await store.save(fan_out)
+    finished, _ = await store.create(_record("d", status=ExecutionStatus.SUCCEEDED))
+    finished.upload_ids = {"thumb": "u5"}
+    await store.save(finished)
+    assert await store.open_upload_ids() == {"u1", "u3", "u4"}
 
 
 async def test_records_show_worker_and_attempts_in_their_json(store: ExecutionStore) -> None:

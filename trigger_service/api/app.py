@@ -137,10 +137,15 @@ async def _post_execution(request: Request) -> Response:
 
 
 async def _post_sync_execution(request: Request) -> Response:
-    """Run a workflow now and stream its output back as it is produced."""
+    """Run a workflow now and stream its output back as it is produced.
+
+    ``?store=false`` writes nothing; ``?output=NAME`` picks the output of a fan-out workflow
+    streamed back (its others are still written unless ``store=false``).
+    """
     service = _service(request)
     workflow = service.workflows.get(request.path_params["name"])
     store_output = _bool_param(request.query_params.get("store"), "store", default=True)
+    output = workflow.branch(request.query_params.get("output"))  # UnknownOutput: 400
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     is_json = media_type in JSON_REQUEST_TYPES or media_type.endswith("+json")
     if is_json:
@@ -181,14 +186,19 @@ async def _post_sync_execution(request: Request) -> Response:
         raise
     run = SyncExecution(record)
     run.start(
-        service.task_group, service.executor, reservation, workflow, store_output=store_output
+        service.task_group,
+        service.executor,
+        reservation,
+        workflow,
+        store_output=store_output,
+        output_name=output.name,
     )
     try:
         first = await run.first_chunk()
         if first is None:
             final = await run.final()
             if final.status is ExecutionStatus.SUCCEEDED:
-                return Response(b"", media_type=workflow.content_type, headers=headers)
+                return Response(b"", media_type=output.content_type, headers=headers)
             error = final.error
             assert error is not None
             return error_response(
@@ -197,7 +207,7 @@ async def _post_sync_execution(request: Request) -> Response:
     except BaseException:
         run.close()
         raise
-    return SyncExecutionResponse(run, first, media_type=workflow.content_type, headers=headers)
+    return SyncExecutionResponse(run, first, media_type=output.content_type, headers=headers)
 
 
 class SyncExecutionResponse(StreamingResponse):

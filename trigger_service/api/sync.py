@@ -117,9 +117,14 @@ class SyncExecution:
         workflow: Workflow,
         *,
         store_output: bool,
+        output_name: str | None = None,
     ) -> None:
-        """Run the execution in ``group`` (the service's), in ``reservation``'s slot."""
-        group.start_soon(self._run, executor, reservation, workflow, store_output)
+        """Run the execution in ``group`` (the service's), in ``reservation``'s slot.
+
+        ``output_name`` picks the output of a fan-out workflow streamed back (default: its
+        first); the others are written too, unless ``store_output`` is False.
+        """
+        group.start_soon(self._run, executor, reservation, workflow, store_output, output_name)
 
     async def first_chunk(self) -> bytes | None:
         """The first output chunk, or None when the execution ended without one."""
@@ -175,13 +180,22 @@ class SyncExecution:
         reservation: Reservation,
         workflow: Workflow,
         store_output: bool,
+        output_name: str | None,
     ) -> None:
         try:
             record = await executor.run_now(
-                reservation, workflow, self.record, tee=self._tee, store_output=store_output
+                reservation,
+                workflow,
+                self.record,
+                tee=self._tee,
+                store_output=store_output,
+                output_name=output_name,
             )
             if self._first_streamed_at is not None and record.steps:
-                record.steps[-1].details[FIRST_STREAMED_AT] = self._first_streamed_at
+                # the sink of the output streamed back: the last step, or its branch's last
+                prefix = f"{workflow.branch(output_name).name}." if workflow.fan_out else ""
+                sink = [step for step in record.steps if step.name.startswith(prefix)][-1]
+                sink.details[FIRST_STREAMED_AT] = self._first_streamed_at
                 try:
                     await executor.store.save(record)
                 except Exception:

@@ -85,26 +85,32 @@ def run(
 @click.option("--workflow", "workflow_name", required=True, help="Workflow name in the file.")
 @click.option("--endpoint-url", default=None, help="S3 endpoint for s3:// resources (logos).")
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("destination", type=click.Path(path_type=Path))
 def process(
     config: Path, workflow_name: str, endpoint_url: str | None, source: Path, destination: Path
 ) -> None:
     """Run a workflow's steps on the local file SOURCE, writing DESTINATION.
 
     Uses the same streaming pipeline as a bucket execution. On bad input it exits 1 with the
-    error code and message on stderr and leaves no DESTINATION behind.
+    error code and message on stderr and leaves no DESTINATION behind. A workflow with several
+    outputs writes one file per output beside DESTINATION (out.jpg: out.thumb.webp, ...), or
+    into DESTINATION when it is a directory.
     """
     if not source.is_file():
         _fail(f"input file {source} does not exist", "NoSuchFile")
     if source.resolve() == destination.resolve():
         _fail("SOURCE and DESTINATION must differ: originals are never modified")
     io = StorageIO.from_settings(storage_from_env(endpoint_url=endpoint_url))
+    into_directory = destination.is_dir()
 
     async def execute() -> dict[str, object]:
         workflows = await prepare_workflows(
             load_workflows(config), StorageResourceLoader(io, base_dir=config.parent)
         )
-        return await process_file(workflows.get(workflow_name), source, destination)
+        workflow = workflows.get(workflow_name)
+        if into_directory and not workflow.fan_out:
+            _fail(f"DESTINATION {destination} is a directory; give a file name")
+        return await process_file(workflow, source, destination)
 
     try:
         summary = anyio.run(execute)

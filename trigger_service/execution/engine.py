@@ -3,6 +3,13 @@
 The pipeline is ``read → [decode] → steps… → [encode] → write``. The writer tags the output
 with ``x-amz-meta-bucketstream-execution`` so it never triggers a workflow again, and reports
 its multipart upload id as soon as it exists so a crashed execution's upload can be aborted.
+
+A fan-out workflow's pipeline is ``read → [decode] → shared steps… → tee``, the tee feeding
+each branch's ``steps… → [encode] → write`` (see :mod:`bridge.tee`): the input is read and
+decoded once. All or nothing: the branches are completed together once all succeeded, and if
+one CompleteMultipartUpload fails after others succeeded, the outputs already committed are
+deleted again (the very version written, where the bucket is versioned), so a failed
+execution never leaves some of its outputs behind. A retry writes them all again.
 """
 
 from __future__ import annotations
@@ -12,8 +19,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from bridge import Sink, Stage, StageMetrics, run_pipeline
-from steps import to_stage
+from bridge import Branch, FanOut, Sink, Stage, StageContext, StageMetrics, run_pipeline
+from steps import share_frame, to_stage
 from storage_adapter import (
     MultipartWriter,
     RangedReader,
@@ -24,20 +31,21 @@ from storage_adapter import (
 from trigger_service.errors import ExecutionTimeout, LoopPrevented
 from trigger_service.execution.allocator import tune_allocator
 from trigger_service.execution.failures import error_info
-from trigger_service.execution.sinks import FrameCallback, StreamOnlySink, TeeSink
+from trigger_service.execution.sinks import FrameCallback, StreamOnlySink, TeeSink, delete_output
 from trigger_service.records import (
     ExecutionRecord,
     ExecutionStatus,
     ObjectRef,
+    OutputRef,
     StepRecord,
     utc_now,
 )
+from trigger_service.workflows.branches import SINGLE_OUTPUT
+from trigger_service.workflows.branches import Branch as OutputBranch
 from trigger_service.workflows.loops import REASON_EXECUTION_OUTPUT, marker_reason, output_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
-
-#: User-metadata key marking objects written by an execution (``x-amz-meta-…`` on the wire).
 
 ProgressCallback = Callable[[ExecutionRecord], Awaitable[None]]
 
@@ -65,11 +73,14 @@ class ExecutionEngine:
         on_progress: ProgressCallback | None = None,
         tee: FrameCallback | None = None,
         store_output: bool = True,
+        output_name: str | None = None,
     ) -> ExecutionRecord:
         """Run ``record`` to a final state and return it; never raises for a failed run.
 
-        ``tee`` receives every output chunk as it is produced (synchronous executions);
-        with ``store_output=False`` nothing is written to the bucket.
+        ``tee`` receives every output chunk as it is produced (synchronous executions): of
+        the branch ``output_name`` of a fan-out workflow (default: its first); with
+        ``store_output=False`` nothing is written to the bucket (and of a fan-out, only that
+        branch runs).
         """
         record.status = ExecutionStatus.RUNNING
         record.attempts += 1
@@ -77,6 +88,7 @@ class ExecutionEngine:
         record.finished_at = None
         record.error = None
         record.output = None
+        record.outputs = None
         record.steps = []
         log = logging.LoggerAdapter(logger, {"execution": record.id, "workflow": workflow.name})
         metrics: list[StageMetrics] = []
@@ -89,7 +101,9 @@ class ExecutionEngine:
         await report()
         try:
             with anyio.move_on_after(workflow.timeout_seconds) as deadline:
-                result = await self._run(workflow, record, log, metrics, report, tee, store_output)
+                result = await self._run(
+                    workflow, record, log, metrics, report, tee, store_output, output_name
+                )
             if deadline.cancelled_caught:
                 raise ExecutionTimeout(
                     f"the execution did not finish within the workflow's timeout_seconds "
@@ -103,9 +117,12 @@ class ExecutionEngine:
             log.warning("execution failed: %s: %s", record.error.code, record.error.message)
         else:
             record.status = ExecutionStatus.SUCCEEDED
-            if store_output:
-                record.output = ObjectRef.of(result)
+            if store_output and workflow.fan_out:
+                record.outputs = [_output_ref(name, written) for name, written in result.items()]
+            elif store_output:
+                record.output = ObjectRef.of(result[SINGLE])
         record.upload_id = None
+        record.upload_ids = {}
         record.finished_at = utc_now()
         await report()
         return record
@@ -119,7 +136,9 @@ class ExecutionEngine:
         report: Callable[[], Awaitable[None]],
         tee: FrameCallback | None,
         store_output: bool,
-    ) -> WriteResult:
+        output_name: str | None,
+    ) -> dict[str, WriteResult]:
+        """Run the pipeline; returns what each output wrote, by branch name."""
         transfer = self.transfer
         source = record.input
         reader = RangedReader(
@@ -136,20 +155,29 @@ class ExecutionEngine:
         loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
         if loop is not None and loop.reason == REASON_EXECUTION_OUTPUT:
             raise LoopPrevented(loop.detail)
-        output_key = workflow.output_key.render(
-            info.key, execution_id=record.id, output_format=workflow.output_format
-        )
         stages = [Stage("read", reader.run)]
         stages += [to_stage(step, log) for step in workflow.planned_steps()]
-        sink = self._sink(workflow, record, output_key, tee, store_output, report)
+        if workflow.fan_out:
+            chosen = workflow.branch(output_name).name if tee is not None else None
+            fan_out = self._fan_out(workflow, record, chosen, tee, store_output, report, log)
+            sink: Sink[dict[str, WriteResult]] = fan_out
+            branch_metrics = fan_out.all_metrics()
+        else:
+            output_key = workflow.branches[0].render_key(info.key, record.id)
+            sink = _single(
+                self._sink(workflow.branches[0], record, output_key, tee, store_output, report)
+            )
+            branch_metrics = []
         metrics.extend(StageMetrics(stage.name) for stage in stages)
         metrics.append(StageMetrics(sink.name))
+        pipeline_metrics = list(metrics)
+        metrics.extend(branch_metrics)
         failure: Exception | None = None
         async with anyio.create_task_group() as group:
             group.start_soon(self._report_periodically, report)
             try:
                 result = await run_pipeline(
-                    stages, sink, capacity=transfer.channel_capacity, metrics=metrics
+                    stages, sink, capacity=transfer.channel_capacity, metrics=pipeline_metrics
                 )
             except Exception as exc:  # re-raised below, outside the group: not wrapped
                 failure = exc
@@ -159,9 +187,41 @@ class ExecutionEngine:
             raise failure
         return result.output
 
-    def _sink(
+    def _fan_out(
         self,
         workflow: Workflow,
+        record: ExecutionRecord,
+        chosen: str | None,
+        tee: FrameCallback | None,
+        store_output: bool,
+        report: Callable[[], Awaitable[None]],
+        log: logging.LoggerAdapter[logging.Logger],
+    ) -> FanOut[WriteResult]:
+        """The tee and its branches; without storing, only the branch streamed back runs."""
+        _, planned = workflow.planned_fan_out()
+        branches: list[Branch[WriteResult]] = []
+        for output, steps in zip(workflow.branches, planned, strict=True):
+            if not store_output and output.name != chosen:
+                continue
+            key = output.render_key(record.input.key, record.id)
+            branch_tee = tee if output.name == chosen else None
+            sink = self._sink(output, record, key, branch_tee, store_output, report)
+            stages = [to_stage(step, log) for step in steps]
+            branches.append(Branch(output.name, stages, sink))
+
+        async def undo(name: str, written: WriteResult) -> None:
+            await delete_output(self.io, written, record.id)
+
+        return FanOut(
+            branches,
+            capacity=self.transfer.channel_capacity,
+            share=share_frame if len(branches) > 1 else None,
+            undo=undo,
+        )
+
+    def _sink(
+        self,
+        output: OutputBranch,
         record: ExecutionRecord,
         output_key: str,
         tee: FrameCallback | None,
@@ -171,19 +231,25 @@ class ExecutionEngine:
         if not store_output:
             if tee is None:
                 raise ValueError("store_output=False needs a tee to stream the output to")
-            return StreamOnlySink(workflow.output.bucket, output_key, tee)
+            return StreamOnlySink(output.output.bucket, output_key, tee)
+        fan_out = output.name != SINGLE
 
         async def remember_upload(upload_id: str | None) -> None:
-            record.upload_id = upload_id
+            if not fan_out:
+                record.upload_id = upload_id
+            elif upload_id is None:
+                record.upload_ids.pop(output.name, None)
+            else:
+                record.upload_ids[output.name] = upload_id
             await report()
 
         writer = MultipartWriter(
             self.io,
-            workflow.output.bucket,
+            output.output.bucket,
             output_key,
             part_size=self.transfer.part_size,
             parts_in_flight=self.transfer.parts_in_flight,
-            content_type=workflow.content_type,
+            content_type=output.content_type,
             metadata=output_marker(record.id),
             on_upload_changed=remember_upload,
         )
@@ -193,3 +259,32 @@ class ExecutionEngine:
         while True:
             await anyio.sleep(self.progress_interval)
             await report()
+
+
+#: The branch name of a single-output workflow.
+SINGLE = SINGLE_OUTPUT
+
+
+def _single(sink: Sink[WriteResult]) -> Sink[dict[str, WriteResult]]:
+    return _SingleOutput(sink)
+
+
+class _SingleOutput:
+    """A single output's sink, answering like a fan-out: ``{"output": result}``."""
+
+    def __init__(self, sink: Sink[WriteResult]) -> None:
+        self.sink = sink
+        self.name = sink.name
+
+    async def consume(self, ctx: StageContext) -> None:
+        await self.sink.consume(ctx)
+
+    async def commit(self) -> dict[str, WriteResult]:
+        return {SINGLE: await self.sink.commit()}
+
+    async def abort(self) -> None:
+        await self.sink.abort()
+
+
+def _output_ref(name: str, written: WriteResult) -> OutputRef:
+    return OutputRef(name=name, **ObjectRef.of(written).model_dump())

@@ -41,6 +41,7 @@ from trigger_service.records import (
     ExecutionRecord,
     ExecutionStatus,
     ObjectRef,
+    OutputRef,
     utc_now,
 )
 from trigger_service.store.protocol import ExecutionStore
@@ -218,11 +219,12 @@ class Executor:
         *,
         tee: FrameCallback | None = None,
         store_output: bool = True,
+        output_name: str | None = None,
     ) -> ExecutionRecord:
         """Run a reserved execution in the calling task once a run slot is free; no retries.
 
         Synchronous executions use this: their output streams to one caller, so a second
-        attempt could not be streamed again.
+        attempt could not be streamed again. ``output_name`` picks a fan-out's output to tee.
         """
         self._active.add(record.id)
         record.worker = self.worker_id
@@ -236,6 +238,7 @@ class Executor:
                     on_progress=self._save_progress,
                     tee=tee,
                     store_output=store_output,
+                    output_name=output_name,
                 )
             finally:
                 self._running -= 1
@@ -356,10 +359,15 @@ class Executor:
         if event is not None:
             event.set()
 
-    async def _succeeded_before_crash(self, record: ExecutionRecord, output: ObjectRef) -> None:
+    async def _succeeded_before_crash(
+        self, record: ExecutionRecord, output: ObjectRef | list[OutputRef]
+    ) -> None:
         logger.info("execution %s: its output was committed before the crash", record.id)
         record.status = ExecutionStatus.SUCCEEDED
-        record.output = output
+        if isinstance(output, list):  # a fan-out's outputs, every one committed
+            record.outputs, record.upload_ids = output, {}
+        else:
+            record.output = output
         record.error = None
         record.upload_id = None
         record.finished_at = utc_now()

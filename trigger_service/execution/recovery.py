@@ -14,6 +14,11 @@ The upload id the record names is aborted. Two crash windows need more than that
 * after ``CompleteMultipartUpload`` made the output visible but before the record was saved
   as succeeded: the output key is HEADed, and when its ``bucketstream-execution`` marker is
   this execution's id the output is recorded instead of being written a second time.
+
+A fan-out execution has one output key per branch, so both windows are handled per branch:
+every branch's key is swept for open uploads, and its outputs are recorded only when every
+branch committed one; when only some did (the crash fell between two completions), those are
+deleted again — all or nothing — and the execution runs again.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 
-from storage_adapter import StorageError, StorageIO
+from botocore.exceptions import ClientError
+
+from storage_adapter import ObjectInfo, StorageError, StorageIO, WriteResult
 from storage_adapter.uploads import (
     OpenUpload,
     abort_upload,
@@ -31,42 +38,81 @@ from storage_adapter.uploads import (
     list_open_uploads,
 )
 from trigger_service.errors import TriggerServiceError
-from trigger_service.records import ExecutionRecord, ObjectRef
+from trigger_service.execution.sinks import delete_output
+from trigger_service.records import ExecutionRecord, ObjectRef, OutputRef
+from trigger_service.workflows.branches import Branch
 from trigger_service.workflows.loops import output_marker
 from trigger_service.workflows.model import Workflow
 
 logger = logging.getLogger(__name__)
 
 
-def output_key_of(workflow: Workflow, record: ExecutionRecord) -> str | None:
-    """The output key this execution writes, or None if the template no longer renders."""
+def output_key_of(
+    workflow: Workflow, record: ExecutionRecord, branch: Branch | None = None
+) -> str | None:
+    """The output key this execution writes (of ``branch``, default the first), or None if
+    the template no longer renders."""
     try:
-        return workflow.output_key.render(
-            record.input.key, execution_id=record.id, output_format=workflow.output_format
-        )
+        return (branch or workflow.branches[0]).render_key(record.input.key, record.id)
     except TriggerServiceError:
         return None
 
 
 async def committed_output(
     io: StorageIO, workflow: Workflow, record: ExecutionRecord
-) -> ObjectRef | None:
-    """The output this execution already committed, if the store holds it."""
-    key = output_key_of(workflow, record)
-    if key is None:
+) -> ObjectRef | list[OutputRef] | None:
+    """The output this execution already committed, if the store holds it.
+
+    Of a fan-out: every branch's output when all are committed; else None, after deleting
+    the ones that were.
+    """
+    if not workflow.fan_out:
+        found = await _committed(io, workflow.branches[0], record)
+        return None if found is None else ObjectRef.of(found)
+    outputs = [(branch.name, await _committed(io, branch, record)) for branch in workflow.branches]
+    committed = [
+        OutputRef(name=name, **ObjectRef.of(found).model_dump())
+        for name, found in outputs
+        if found is not None
+    ]
+    if len(committed) == len(outputs):
+        return committed
+    for output in committed:
+        await _delete_partial(io, record, output)
+    return None
+
+
+async def _committed(io: StorageIO, branch: Branch, record: ExecutionRecord) -> ObjectInfo | None:
+    try:
+        key = branch.render_key(record.input.key, record.id)
+    except TriggerServiceError:
         return None
     try:
-        found = await io.call(
+        return await io.call(
             completed_output,
             io.client,
-            workflow.output.bucket,
+            branch.output.bucket,
             key,
             metadata=output_marker(record.id),
         )
     except StorageError as exc:
         logger.warning("execution %s: could not look for its output: %s", record.id, exc)
         return None
-    return None if found is None else ObjectRef.of(found)
+
+
+async def _delete_partial(io: StorageIO, record: ExecutionRecord, output: OutputRef) -> None:
+    written = WriteResult(
+        bucket=output.bucket,
+        key=output.key,
+        etag=output.etag,
+        size=output.size or 0,
+        parts=0,
+        version_id=output.version_id,
+    )
+    try:
+        await delete_output(io, written, record.id)
+    except (StorageError, ClientError) as exc:
+        logger.warning("execution %s: could not delete %s: %s", record.id, output.key, exc)
 
 
 async def abort_recorded_upload(io: StorageIO, workflow: Workflow, record: ExecutionRecord) -> bool:
@@ -107,46 +153,60 @@ async def abort_orphan_uploads(
     now: datetime,
     grace: float,
 ) -> list[str]:
-    """Abort the open uploads of the output key that the dead attempt of ``record`` left.
+    """Abort the open uploads of the output keys that the dead attempt of ``record`` left.
 
-    The uploads are listed first and ``live_state`` asked afterwards, so an upload a live
-    execution creates meanwhile is either not listed or already visible to the store. Named
-    uploads are never aborted. When another writer may be pending, an upload is aborted only
-    if initiated after ``record.started_at`` and more than ``grace`` seconds ago. Returns the
-    ids aborted.
+    The uploads of every output key (one per output of a fan-out) are listed first and
+    ``live_state`` asked afterwards, so an upload a live execution creates meanwhile is either
+    not listed or already visible to the store. Named uploads are never aborted, except the
+    ones this record names itself (a fan-out's ``upload_ids``, cleared here). When another
+    writer may be pending, an upload is aborted only if initiated after ``record.started_at``
+    and more than ``grace`` seconds ago. Returns the ids aborted.
     """
-    key = output_key_of(workflow, record)
-    if key is None:
-        return []
-    bucket = workflow.output.bucket
+    own = set(record.upload_ids.values())
+    record.upload_ids = {}
+    keys = [(b.output.bucket, output_key_of(workflow, record, b)) for b in workflow.branches]
     try:
-        uploads = await io.call(list_open_uploads, io.client, bucket, key=key)
-        if not uploads:
+        listed = [
+            (bucket, key, await io.call(list_open_uploads, io.client, bucket, key=key))
+            for bucket, key in keys
+            if key is not None
+        ]
+        if not any(uploads for _, _, uploads in listed):
             return []
         live_ids, writer_pending = await live_state()
-        started = record.started_at or now
-        # A second of slack for the storage's clock, which may round to seconds.
-        since = started - timedelta(seconds=1)
-        until = now - timedelta(seconds=grace)
+    except StorageError as exc:
+        logger.warning("execution %s: could not list open uploads: %s", record.id, exc)
+        return []
+    started = record.started_at or now
+    # A second of slack for the storage's clock, which may round to seconds.
+    since = started - timedelta(seconds=1)
+    until = now - timedelta(seconds=grace)
 
-        def orphan(upload: OpenUpload) -> bool:
-            if upload.upload_id in live_ids:
-                return False
-            if not writer_pending:
-                return True
-            return upload.initiated is not None and since <= upload.initiated <= until
+    def orphan(upload: OpenUpload) -> bool:
+        if upload.upload_id in own:
+            return True
+        if upload.upload_id in live_ids:
+            return False
+        if not writer_pending:
+            return True
+        return upload.initiated is not None and since <= upload.initiated <= until
 
-        def abort_all(orphans: list[OpenUpload]) -> list[str]:
+    aborted: list[str] = []
+    for bucket, key, uploads in listed:
+
+        def abort_all(orphans: list[OpenUpload], bucket: str = bucket, key: str = key) -> list[str]:
             return [
                 u.upload_id for u in orphans if abort_upload(io.client, bucket, key, u.upload_id)
             ]
 
-        aborted = await io.call(abort_all, [u for u in uploads if orphan(u)])
-    except StorageError as exc:
-        logger.warning("execution %s: could not list or abort uploads: %s", record.id, exc)
-        return []
-    if aborted:
-        logger.info(
-            "execution %s: aborted %d orphaned upload(s) of %s", record.id, len(aborted), key
-        )
+        try:
+            done = await io.call(abort_all, [u for u in uploads if orphan(u)])
+        except StorageError as exc:
+            logger.warning("execution %s: could not abort uploads: %s", record.id, exc)
+            continue
+        if done:
+            logger.info(
+                "execution %s: aborted %d orphaned upload(s) of %s", record.id, len(done), key
+            )
+        aborted += done
     return aborted

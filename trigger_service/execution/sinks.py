@@ -1,11 +1,17 @@
-"""Sinks that also stream the output to a caller (synchronous executions)."""
+"""Sinks that also stream the output to a caller (synchronous executions), and taking back an
+output a fan-out committed before one of its siblings failed to."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
+from botocore.exceptions import ClientError
+
 from bridge import StageContext
-from storage_adapter import MultipartWriter, WriteResult
+from storage_adapter import MultipartWriter, StorageIO, WriteResult
+
+logger = logging.getLogger(__name__)
 
 FrameCallback = Callable[[bytes], Awaitable[None]]
 
@@ -61,3 +67,32 @@ class StreamOnlySink:
 
     async def abort(self) -> None:
         """Nothing to discard."""
+
+
+async def delete_output(io: StorageIO, written: WriteResult, execution_id: str) -> None:
+    """Delete an output this execution committed: the very version written, if versioned.
+
+    In an unversioned bucket the key is deleted, whatever an earlier object under it held
+    (it was overwritten by this output already).
+    """
+
+    def delete() -> None:
+        try:
+            if written.version_id is None:
+                io.client.delete_object(Bucket=written.bucket, Key=written.key)
+            else:
+                io.client.delete_object(
+                    Bucket=written.bucket, Key=written.key, VersionId=written.version_id
+                )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+                raise
+
+    await io.call(delete)
+    logger.warning(
+        "execution %s: deleted its output s3://%s/%s (version %s): another output failed",
+        execution_id,
+        written.bucket,
+        written.key,
+        written.version_id,
+    )

@@ -276,10 +276,13 @@ class PostgresExecutionStore:
         return [_load(row) for row in rows]
 
     async def open_upload_ids(self) -> set[str]:
-        """The upload ids unfinished records hold."""
+        """The upload ids unfinished records hold (a fan-out's ``upload_ids`` too)."""
         rows = await self._fetch(
             "SELECT upload_id FROM executions WHERE status = ANY(%(unfinished)s) "
-            "AND upload_id IS NOT NULL",
+            "AND upload_id IS NOT NULL "
+            "UNION SELECT upload.value FROM executions, "
+            "jsonb_each_text(COALESCE(record->'upload_ids', '{}'::jsonb)) AS upload "
+            "WHERE status = ANY(%(unfinished)s)",
             {"unfinished": list(UNFINISHED)},
         )
         return {row[0] for row in rows}

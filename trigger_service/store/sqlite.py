@@ -265,8 +265,11 @@ class SQLiteExecutionStore:
 
     def _open_upload_ids(self) -> set[str]:
         rows = self._db().execute(
-            "SELECT upload_id FROM executions WHERE status IN (?, ?) AND upload_id IS NOT NULL",
-            UNFINISHED,
+            "SELECT upload_id FROM executions WHERE status IN (?, ?) AND upload_id IS NOT NULL "
+            "UNION SELECT upload.value FROM executions, "
+            "json_each(json_extract(executions.record, '$.upload_ids')) AS upload "
+            "WHERE executions.status IN (?, ?)",
+            (*UNFINISHED, *UNFINISHED),
         )
         return {row[0] for row in rows.fetchall()}
 

@@ -2,7 +2,8 @@
 
 Variables: ``{key}`` the whole input key, ``{dir}`` its folder (no trailing slash), ``{name}``
 its last segment, ``{stem}`` the name without its extension, ``{ext}`` the output format's
-extension when a step fixes one (else the input's), ``{execution_id}``. A rendered key may not
+extension when a step fixes one (else the input's), ``{execution_id}``, and ``{output}`` the
+branch name of a fan-out workflow (``outputs``). A rendered key may not
 escape the template's literal prefix: ``..`` segments, absolute keys, empty segments from a
 leading slash and control characters are rejected with :class:`UnsafeOutputKey`.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from storage_adapter import MAX_KEY_BYTES
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
 
-TEMPLATE_VARIABLES = frozenset({"key", "dir", "name", "stem", "ext", "execution_id"})
+TEMPLATE_VARIABLES = frozenset({"key", "dir", "name", "stem", "ext", "execution_id", "output"})
 
 #: File extension written for each output format a step can fix.
 FORMAT_EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}
@@ -57,7 +58,21 @@ class KeyTemplate:
         head, _, _ = self.template.partition("{")
         return head
 
-    def render(self, input_key: str, *, execution_id: str, output_format: str | None) -> str:
+    @property
+    def variables(self) -> frozenset[str]:
+        """The variables the template uses."""
+        return frozenset(
+            field for _, field, _, _ in string.Formatter().parse(self.template) if field
+        )
+
+    def render(
+        self,
+        input_key: str,
+        *,
+        execution_id: str,
+        output_format: str | None,
+        output_name: str = "",
+    ) -> str:
         """The output key for ``input_key``; raises :class:`UnsafeOutputKey`."""
         folder, _, name = input_key.rpartition("/")
         stem, dot, extension = name.rpartition(".")
@@ -72,6 +87,7 @@ class KeyTemplate:
             "stem": stem,
             "ext": extension,
             "execution_id": execution_id,
+            "output": output_name,
         }
         rendered = self.template.format_map(values)
         if rendered.endswith(".") and not extension:

@@ -2,10 +2,11 @@
 
 Three layers, each cheap and each enough on its own for the case it covers:
 
-1. **At load** (:func:`output_could_trigger_itself`): a workflow whose output keys could
-   match its own trigger is rejected unless an output prefix or suffix excludes them.
-2. **On routing** (:func:`under_own_output`): a key under the workflow's own output prefix in
-   its output bucket never starts it, before any request is made.
+1. **At load** (:func:`output_could_trigger_itself`): a workflow whose output keys (of any of
+   its outputs, for a fan-out) could match its own trigger is rejected unless an output
+   prefix or suffix excludes them.
+2. **On routing** (:func:`under_own_output`): a key under one of the workflow's own output
+   prefixes in that output's bucket never starts it, before any request is made.
 3. **On the object** (:func:`marker_reason`): outputs carry ``x-amz-meta-bucketstream-execution``
    (:func:`output_marker`) and direct uploads of synchronous executions
    ``x-amz-meta-bucketstream-upload`` (:func:`upload_marker`); the HEAD before an execution and
@@ -17,12 +18,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trigger_service.events.types import IgnoredRecord
-from trigger_service.workflows.keys import FORMAT_EXTENSIONS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from trigger_service.workflows.model import Workflow
+    from trigger_service.workflows.branches import Branch
+    from trigger_service.workflows.model import TriggerConfig, Workflow
 
 #: User metadata key marking every output with the execution that wrote it.
 MARKER_METADATA_KEY = "bucketstream-execution"
@@ -62,38 +63,35 @@ def marker_reason(where: str, metadata: Mapping[str, str]) -> IgnoredRecord | No
 
 
 def under_own_output(workflow: Workflow, bucket: str, key: str) -> IgnoredRecord | None:
-    """Why ``s3://bucket/key`` must not start ``workflow``: it is under its output prefix."""
-    prefix = workflow.output_key.literal_prefix
-    if prefix and bucket == workflow.output.bucket and key.startswith(prefix):
-        return IgnoredRecord(
-            REASON_OWN_OUTPUT,
-            f"s3://{bucket}/{key} is under workflow {workflow.name!r}'s output prefix {prefix!r}",
-        )
+    """Why ``s3://bucket/key`` must not start ``workflow``: it is under an output prefix."""
+    for branch in workflow.branches:
+        prefix = branch.output_key.literal_prefix
+        if prefix and bucket == branch.output.bucket and key.startswith(prefix):
+            return IgnoredRecord(
+                REASON_OWN_OUTPUT,
+                f"s3://{bucket}/{key} is under workflow {workflow.name!r}'s output prefix "
+                f"{prefix!r}",
+            )
     return None
 
 
 def output_could_trigger_itself(workflow: Workflow) -> bool:
-    """True if an output key of ``workflow`` could match its own trigger."""
-    if workflow.output.bucket != workflow.trigger.bucket:
+    """True if an output key of any of ``workflow``'s outputs could match its own trigger."""
+    return any(branch_could_trigger(workflow.trigger, branch) for branch in workflow.branches)
+
+
+def branch_could_trigger(trigger: TriggerConfig, branch: Branch) -> bool:
+    """True if an output key of ``branch`` could match ``trigger``."""
+    if branch.output.bucket != trigger.bucket:
         return False
-    out_prefix, in_prefix = workflow.output_key.literal_prefix, workflow.trigger.prefix
+    out_prefix, in_prefix = branch.output_key.literal_prefix, trigger.prefix
     if not (out_prefix.startswith(in_prefix) or in_prefix.startswith(out_prefix)):
         return False
-    ending = _output_ending(workflow)
-    if not workflow.trigger.suffix or ending is None:
+    ending = branch.resolved_template().rpartition("}")[2] or None
+    if not trigger.suffix or ending is None:
         return True
     ending = ending.lower()
     return any(
         ending.endswith(suffix.lower()) or suffix.lower().endswith(ending)
-        for suffix in workflow.trigger.suffix
+        for suffix in trigger.suffix
     )
-
-
-def _output_ending(workflow: Workflow) -> str | None:
-    """The literal end every output key shares (e.g. ``.jpg``), or None if it varies."""
-    template = workflow.output_key.template
-    fmt = workflow.output_format
-    if fmt and template.endswith("{ext}"):
-        template = template.removesuffix("{ext}") + FORMAT_EXTENSIONS.get(fmt, fmt)
-    tail = template.rpartition("}")[2]
-    return tail or None

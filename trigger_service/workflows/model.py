@@ -12,14 +12,19 @@
         output: {bucket: uploads, key: "processed/{stem}.{ext}"}
         retry: {attempts: 3, backoff_seconds: 1}
         timeout_seconds: 300
+
+A fan-out workflow has ``outputs`` instead of ``output``: branches, each with its own steps
+(run after the shared ``steps``) and its own key, e.g. ``{name: thumb, steps: [compress:
+{max_width: 320}], key: "thumbs/{stem}.{ext}"}``; the bucket defaults to the trigger's.
+Every workflow is held as branches: a single-output workflow is one branch named ``output``
+with no steps of its own.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import mimetypes
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +39,14 @@ from steps import (
     configure_step,
     default_registry,
     format_validation_error,
+    plan_fan_out,
     plan_steps,
     prepare_step,
 )
-from trigger_service.errors import UnknownWorkflow, WorkflowConfigError
-from trigger_service.workflows.keys import FORMAT_EXTENSIONS, KeyTemplate
-from trigger_service.workflows.loops import output_could_trigger_itself
+from trigger_service.errors import UnknownOutput, UnknownWorkflow, WorkflowConfigError
+from trigger_service.workflows.branches import SINGLE_OUTPUT, Branch, check_distinct
+from trigger_service.workflows.keys import KeyTemplate
+from trigger_service.workflows.loops import branch_could_trigger
 
 MAX_WORKFLOW_FILE_BYTES = 1024 * 1024
 
@@ -90,6 +97,19 @@ class OutputConfig(_Strict):
     content_type: str | None = None
 
 
+StepEntries = list[str | dict[str, dict[str, Any] | None]]
+
+
+class BranchModel(_Strict):
+    """One output of a fan-out workflow, as written in the file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+    steps: StepEntries = Field(default_factory=list)
+    key: str = Field(min_length=1)
+    bucket: str | None = Field(default=None, min_length=3, max_length=255)
+    content_type: str | None = None
+
+
 class RetryConfig(_Strict):
     """Retries of transient failures (bad input is never retried)."""
 
@@ -101,8 +121,9 @@ class WorkflowModel(_Strict):
     """One workflow as written in the file."""
 
     trigger: TriggerConfig
-    steps: list[str | dict[str, dict[str, Any] | None]] = Field(min_length=1)
-    output: OutputConfig
+    steps: StepEntries = Field(default_factory=list)
+    output: OutputConfig | None = None
+    outputs: list[BranchModel] | None = Field(default=None, min_length=1, max_length=16)
     retry: RetryConfig = RetryConfig()
     timeout_seconds: float = Field(default=300, gt=0, le=86_400)
     image: dict[str, Any] = Field(default_factory=dict)
@@ -116,40 +137,66 @@ class WorkflowFileModel(_Strict):
 
 @dataclass(frozen=True)
 class Workflow:
-    """A loaded workflow: validated settings and configured (not yet planned) steps."""
+    """A loaded workflow: validated settings, configured (not yet planned) steps, branches.
+
+    ``steps`` are shared by every branch; a single-output workflow (``fan_out`` False) has one
+    branch named ``output`` with no steps of its own.
+    """
 
     name: str
     trigger: TriggerConfig
     steps: tuple[ConfiguredStep, ...]
-    output: OutputConfig
-    output_key: KeyTemplate
+    branches: tuple[Branch, ...]
     retry: RetryConfig
     timeout_seconds: float
     image_options: Mapping[str, Any]
+    #: True when written with ``outputs``: the record then lists ``outputs``.
+    fan_out: bool = False
+
+    @property
+    def output(self) -> OutputConfig:
+        """The first branch's output (the only one of a single-output workflow)."""
+        return self.branches[0].output
+
+    @property
+    def output_key(self) -> KeyTemplate:
+        """The first branch's key template (the only one of a single-output workflow)."""
+        return self.branches[0].output_key
 
     @property
     def output_format(self) -> str | None:
-        """The output image format fixed by the last step that fixes one, if any."""
-        fixed = None
-        for step in self.steps:
-            fixed = step.definition.output_format(step.params) or fixed
-        return fixed
+        """The first branch's fixed output format, if any."""
+        return self.branches[0].output_format
 
     @property
     def content_type(self) -> str:
-        """Content-Type of outputs: configured, from the fixed format, or generic."""
-        if self.output.content_type:
-            return self.output.content_type
-        fmt = self.output_format
-        if fmt:
-            guessed, _ = mimetypes.guess_type(f"x.{FORMAT_EXTENSIONS.get(fmt, fmt)}")
-            if guessed:
-                return guessed
-        return "application/octet-stream"
+        """The first branch's Content-Type (the only one of a single-output workflow)."""
+        return self.branches[0].content_type
+
+    def branch(self, name: str | None = None) -> Branch:
+        """The output called ``name`` (default: the first); raises :class:`UnknownOutput`."""
+        if name is None:
+            return self.branches[0]
+        for branch in self.branches:
+            if branch.name == name:
+                return branch
+        known = ", ".join(repr(b.name) for b in self.branches)
+        raise UnknownOutput(f"workflow {self.name!r} has no output named {name!r}; it has {known}")
 
     def planned_steps(self) -> list[ConfiguredStep]:
-        """The steps with decode/encode stages inserted where frame kinds change."""
+        """The steps with decode/encode stages inserted where frame kinds change.
+
+        For a fan-out workflow this is the shared part only; see ``planned_fan_out``.
+        """
+        if self.fan_out:
+            return self.planned_fan_out()[0]
         return plan_steps(self.steps, image_options=self.image_options)
+
+    def planned_fan_out(self) -> tuple[list[ConfiguredStep], list[list[ConfiguredStep]]]:
+        """The shared stages (before the tee) and each branch's stages, in branch order."""
+        return plan_fan_out(
+            self.steps, [b.steps for b in self.branches], image_options=self.image_options
+        )
 
 
 @dataclass(frozen=True)
@@ -171,7 +218,11 @@ class Workflows:
 
     def buckets(self) -> set[str]:
         """Every bucket a workflow reads or writes."""
-        return {b for w in self for b in (w.trigger.bucket, w.output.bucket)}
+        return {
+            bucket
+            for w in self
+            for bucket in (w.trigger.bucket, *(b.output.bucket for b in w.branches))
+        }
 
 
 def parse_workflows(
@@ -211,48 +262,116 @@ async def prepare_workflows(workflows: Workflows, loader: ResourceLoader) -> Wor
     for workflow in workflows:
         try:
             steps = tuple([await prepare_step(step, loader) for step in workflow.steps])
+            branches = []
+            for branch in workflow.branches:
+                own = tuple([await prepare_step(step, loader) for step in branch.steps])
+                branches.append(replace(branch, steps=own))
         except StepConfigError as exc:
             raise WorkflowConfigError(f"workflows.{workflow.name}.steps: {exc.message}") from None
-        prepared[workflow.name] = Workflow(**{**workflow.__dict__, "steps": steps})
+        prepared[workflow.name] = replace(workflow, steps=steps, branches=tuple(branches))
     return Workflows(prepared)
 
 
 def _build(name: str, spec: WorkflowModel, registry: StepRegistry, source: str) -> Workflow:
     where = f"{source}: workflows.{name}"
-    steps = []
-    for index, entry in enumerate(spec.steps):
-        reference, params = _step_entry(entry, f"{where}.steps[{index}]")
-        try:
-            definition = registry.resolve(reference)
-            steps.append(configure_step(definition, params, label=reference))
-        except StepConfigError as exc:
-            raise WorkflowConfigError(f"{where}.steps[{index}]: {exc.message}") from None
-    try:
-        template = KeyTemplate(spec.output.key)
-    except WorkflowConfigError as exc:
-        raise WorkflowConfigError(f"{where}.{exc.message}") from None
+    if (spec.output is None) == (spec.outputs is None):
+        raise WorkflowConfigError(
+            f"{where}: give either 'output' (one output) or 'outputs' (a list of branches)"
+            + (", not both" if spec.output is not None else "")
+        )
+    steps = _configure(spec.steps, f"{where}.steps", registry)
+    if spec.outputs is None:
+        if not steps:
+            raise WorkflowConfigError(
+                f"{where}.steps: List should have at least 1 item (a workflow with one output "
+                "needs a step; 'outputs' branches may share none)"
+            )
+        assert spec.output is not None
+        branches = [_single_branch(spec.output, steps, where)]
+    else:
+        branches = [
+            _branch(entry, spec, steps, registry, f"{where}.outputs[{index}]")
+            for index, entry in enumerate(spec.outputs)
+        ]
+        check_distinct(branches, where)
     workflow = Workflow(
         name=name,
         trigger=spec.trigger,
         steps=tuple(steps),
-        output=spec.output,
-        output_key=template,
+        branches=tuple(branches),
         retry=spec.retry,
         timeout_seconds=spec.timeout_seconds,
         image_options=dict(spec.image),
+        fan_out=spec.outputs is not None,
     )
     try:
         workflow.planned_steps()
+        if workflow.fan_out:
+            workflow.planned_fan_out()
     except StepConfigError as exc:
         raise WorkflowConfigError(f"{where}.image: {exc.message}") from None
-    if output_could_trigger_itself(workflow):
-        raise WorkflowConfigError(
-            f"{where}.output: outputs in s3://{spec.output.bucket}/"
-            f"{template.literal_prefix} could trigger this workflow again; give output.key a "
-            f"prefix outside trigger.prefix {spec.trigger.prefix!r} (e.g. 'processed/...') "
-            "or set trigger.prefix so that it excludes the outputs"
-        )
+    for index, branch in enumerate(workflow.branches):
+        if branch_could_trigger(workflow.trigger, branch):
+            field = f"outputs[{index}].key" if workflow.fan_out else "output"
+            raise WorkflowConfigError(
+                f"{where}.{field}: outputs in s3://{branch.output.bucket}/"
+                f"{branch.output_key.literal_prefix} could trigger this workflow again; give "
+                f"the key a prefix outside trigger.prefix {spec.trigger.prefix!r} (e.g. "
+                "'processed/...') or set trigger.prefix so that it excludes the outputs"
+            )
     return workflow
+
+
+def _configure(entries: StepEntries, where: str, registry: StepRegistry) -> list[ConfiguredStep]:
+    steps = []
+    for index, entry in enumerate(entries):
+        reference, params = _step_entry(entry, f"{where}[{index}]")
+        try:
+            definition = registry.resolve(reference)
+            steps.append(configure_step(definition, params, label=reference))
+        except StepConfigError as exc:
+            raise WorkflowConfigError(f"{where}[{index}]: {exc.message}") from None
+    return steps
+
+
+def _template(key: str, where: str) -> KeyTemplate:
+    try:
+        return KeyTemplate(key)
+    except WorkflowConfigError as exc:
+        raise WorkflowConfigError(f"{where}.{exc.message}") from None
+
+
+def _fixed_format(steps: list[ConfiguredStep]) -> str | None:
+    fixed = None
+    for step in steps:
+        fixed = step.definition.output_format(step.params) or fixed
+    return fixed
+
+
+def _single_branch(output: OutputConfig, steps: list[ConfiguredStep], where: str) -> Branch:
+    template = _template(output.key, where)
+    if "output" in template.variables:
+        raise WorkflowConfigError(
+            f"{where}.output.key: {{output}} is the branch name of an 'outputs' workflow; "
+            "this workflow has one output"
+        )
+    return Branch(SINGLE_OUTPUT, (), output, template, _fixed_format(steps))
+
+
+def _branch(
+    entry: BranchModel,
+    spec: WorkflowModel,
+    shared: list[ConfiguredStep],
+    registry: StepRegistry,
+    where: str,
+) -> Branch:
+    own = _configure(entry.steps, f"{where}.steps", registry)
+    output = OutputConfig(
+        bucket=entry.bucket or spec.trigger.bucket, key=entry.key, content_type=entry.content_type
+    )
+    template = _template(entry.key, f"{where}.key").template
+    key = KeyTemplate(template)
+    return Branch(entry.name, tuple(own), output, key, _fixed_format([*shared, *own]))
 
 
 def _step_entry(entry: str | dict[str, dict[str, Any] | None], where: str) -> tuple[str, Any]:

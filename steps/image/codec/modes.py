@@ -159,6 +159,17 @@ def to_srgb(picture: Picture) -> Picture:
     return replace(picture, frames=tuple(frames), icc_profile=None)
 
 
+def detached(image: Image.Image) -> Image.Image:
+    """A new image object over the same pixels (no copy), with its own ``info``.
+
+    ``Image.save`` keeps its options on the image object (``encoderinfo``) and the loop above
+    edits ``info``: two branches of a fan-out encoding one shared frame at once must each do
+    that on an object of their own.
+    """
+    image.load()
+    return image._new(image.im)
+
+
 def frames_for_format(
     picture: Picture, pillow_format: str
 ) -> tuple[list[Image.Image], bytes | None, tuple[str, ...]]:
@@ -172,7 +183,7 @@ def frames_for_format(
         except (OSError, ValueError, ImageCms.PyCMSError):
             picture = replace(picture, icc_profile=None)
     background = picture.options.background
-    frames = [for_format(frame, pillow_format, background) for frame in picture.frames]
+    frames = [detached(for_format(frame, pillow_format, background)) for frame in picture.frames]
     for frame in frames:  # savers fall back to frame.info (ImageCms puts its profile there)
         for key in [key for key in frame.info if key != "transparency"]:
             del frame.info[key]

@@ -103,7 +103,7 @@ def compress_picture(picture: Picture, params: CompressParams) -> Picture:
     target = fit_within(picture.size, box)
     if target != picture.size:
         frames = tuple(resize_frame(frame, target, params.resample) for frame in picture.frames)
-        picture = replace(picture, frames=frames)
+        picture = replace(picture, frames=frames, shared=False)  # new frames: this branch's
     picture = set_upright(picture)
     chosen = OUTPUT_FORMATS.get(params.format)
     options = EncodeOptions(

@@ -196,8 +196,11 @@ def composite(frame: Image.Image, overlay: Image.Image, origin: tuple[int, int])
 
 def watermark_picture(picture: Picture, resources: WatermarkResources) -> Picture:
     """The picture, upright, with every mark composited onto every frame."""
+    originals = picture.frames
     picture = cmyk_to_rgb(upright(picture))
     frames = [editable(frame) for frame in picture.frames]
+    if picture.shared:  # other branches read these frames: draw on copies
+        frames = [f.copy() if any(f is o for o in originals) else f for f in frames]
     size = frames[0].size
     for prepared in resources.marks:
         mark_image = render_mark(prepared, size[0])
@@ -206,7 +209,7 @@ def watermark_picture(picture: Picture, resources: WatermarkResources) -> Pictur
             continue
         origin, overlay = built
         frames = [composite(frame, overlay, origin) for frame in frames]
-    return replace(picture, frames=tuple(frames))
+    return replace(picture, frames=tuple(frames), shared=False)
 
 
 async def watermark(ctx: StepContext) -> None:
