@@ -25,10 +25,11 @@ from starlette.responses import Response
 from bridge import Stage, StageContext, StageFailed, run_pipeline
 from steps import configure_step, plan_steps, to_stage
 from steps.image import COMPRESS
-from storage_adapter import RangedReader, StorageError
+from storage_adapter import StorageError
 from trigger_service.api.access import authenticate_viewer
 from trigger_service.api.params import int_param
 from trigger_service.errors import InvalidRequest, PreviewUnavailable
+from trigger_service.execution.engine import pinned_reader
 from trigger_service.execution.failures import error_info
 from trigger_service.records import ExecutionRecord, ObjectRef
 from trigger_service.service import Service
@@ -98,16 +99,7 @@ class PreviewCache:
 
 async def make_thumbnail(service: Service, source: ObjectRef, edge: int) -> bytes:
     """A WebP of ``source`` fitting ``edge × edge``; raises :class:`PreviewUnavailable`."""
-    transfer = service.config.transfer
-    reader = RangedReader(
-        service.io,
-        source.bucket,
-        source.key,
-        etag=source.etag,
-        version_id=source.version_id,
-        chunk_size=transfer.chunk_size,
-        read_ahead=transfer.read_ahead,
-    )
+    reader = pinned_reader(service.io, source, service.config.transfer)
     info = await reader.stat()
     if info.size > MAX_SOURCE_BYTES:
         raise PreviewUnavailable(

@@ -139,17 +139,7 @@ class ExecutionEngine:
         output_name: str | None,
     ) -> dict[str, WriteResult]:
         """Run the pipeline; returns what each output wrote, by branch name."""
-        transfer = self.transfer
-        source = record.input
-        reader = RangedReader(
-            self.io,
-            source.bucket,
-            source.key,
-            etag=source.etag,
-            version_id=source.version_id,
-            chunk_size=transfer.chunk_size,
-            read_ahead=transfer.read_ahead,
-        )
+        reader = pinned_reader(self.io, record.input, self.transfer)
         info = await reader.stat()
         record.input = ObjectRef.of(info)
         loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
@@ -177,7 +167,7 @@ class ExecutionEngine:
             group.start_soon(self._report_periodically, report)
             try:
                 result = await run_pipeline(
-                    stages, sink, capacity=transfer.channel_capacity, metrics=pipeline_metrics
+                    stages, sink, capacity=self.transfer.channel_capacity, metrics=pipeline_metrics
                 )
             except Exception as exc:  # re-raised below, outside the group: not wrapped
                 failure = exc
@@ -288,3 +278,16 @@ class _SingleOutput:
 
 def _output_ref(name: str, written: WriteResult) -> OutputRef:
     return OutputRef(name=name, **ObjectRef.of(written).model_dump())
+
+
+def pinned_reader(io: StorageIO, source: ObjectRef, transfer: TransferSettings) -> RangedReader:
+    """A ranged reader of ``source`` pinned to its etag and version, sized by ``transfer``."""
+    return RangedReader(
+        io,
+        source.bucket,
+        source.key,
+        etag=source.etag,
+        version_id=source.version_id,
+        chunk_size=transfer.chunk_size,
+        read_ahead=transfer.read_ahead,
+    )
