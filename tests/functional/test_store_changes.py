@@ -2,41 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import anyio
 import pytest
 
+from tests.support.stores import OpenStore
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
-from trigger_service.store import ExecutionStore, store_from_url
+from trigger_service.store import ExecutionStore
 
 pytestmark = pytest.mark.anyio
-
-OpenStore = Callable[[], Awaitable[ExecutionStore]]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def open_another(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
-    """Opens stores on one database (a SQLite file, or a fresh PostgreSQL database)."""
-    url = (
-        str(tmp_path / "executions.db")
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    opened: list[ExecutionStore] = []
-
-    async def open_store() -> ExecutionStore:
-        store = store_from_url(url)
-        await store.open()
-        opened.append(store)
-        return store
-
-    try:
-        yield open_store
-    finally:
-        for store in opened:
-            await store.close()
 
 
 def _record(key: str, *, worker: str | None = None, key_id: str | None = None) -> ExecutionRecord:

@@ -7,13 +7,13 @@ cursors and filters, leases: renewal, takeover by exactly one worker, the expire
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
 import pytest
 
+from tests.support.stores import OpenStore
 from trigger_service.errors import ExecutionNotFound, InvalidCursor, LeaseLost
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.store import ExecutionStore, store_from_url
@@ -23,31 +23,6 @@ from trigger_service.store.sqlite import SQLiteExecutionStore
 pytestmark = pytest.mark.anyio
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-OpenStore = Callable[[], Awaitable[ExecutionStore]]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def open_another(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
-    """Opens stores on one database (a SQLite file, or a fresh PostgreSQL database)."""
-    url = (
-        str(tmp_path / "executions.db")
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    opened: list[ExecutionStore] = []
-
-    async def open_store() -> ExecutionStore:
-        store = store_from_url(url)
-        await store.open()
-        opened.append(store)
-        return store
-
-    try:
-        yield open_store
-    finally:
-        for store in opened:
-            await store.close()
 
 
 @pytest.fixture
