@@ -38,13 +38,12 @@ from trigger_service.store.protocol import (
     DEFAULT_CHANGES,
     DEFAULT_PAGE_SIZE,
     FINAL,
-    MAX_PAGE_SIZE,
     UNFINISHED,
     ExecutionPage,
     RecordChange,
     created_at_text,
-    decode_cursor,
-    encode_cursor,
+    page_of,
+    page_window,
 )
 
 #: Key of the advisory lock held while migrating ("bucketstream" as a number).
@@ -331,8 +330,7 @@ class PostgresExecutionStore:
         cursor: str | None = None,
     ) -> ExecutionPage:
         """Records newest first, filtered by status and workflow, ``limit`` at a time."""
-        after = decode_cursor(cursor) if cursor is not None else None
-        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        limit, after = page_window(limit, cursor)
         where: list[str] = []
         params: dict[str, Any] = {"limit": limit + 1}
         if status is not None:
@@ -349,9 +347,7 @@ class PostgresExecutionStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, seq DESC LIMIT %(limit)s"
         rows = await self._fetch(sql, params)
-        page = rows[:limit]
-        next_cursor = encode_cursor(page[-1][4], page[-1][5]) if len(rows) > limit else None
-        return ExecutionPage([_load(row) for row in page], next_cursor)
+        return page_of(rows, limit, _load)
 
     async def changes(
         self, after: int, *, limit: int = DEFAULT_CHANGES, execution_id: str | None = None

@@ -22,10 +22,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Protocol
+from typing import Any, Protocol
 
 from trigger_service.errors import InvalidCursor
 from trigger_service.records import ExecutionRecord, ExecutionStatus
@@ -190,3 +190,22 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     if not isinstance(created_at, str) or not isinstance(sequence, int):
         raise InvalidCursor(f"cursor {cursor[:40]!r} is not one this service returned")
     return created_at, sequence
+
+
+def page_window(limit: int, cursor: str | None) -> tuple[int, tuple[str, int] | None]:
+    """The page size clamped to ``1..MAX_PAGE_SIZE``, and the row the cursor points after."""
+    after = decode_cursor(cursor) if cursor is not None else None
+    return max(1, min(limit, MAX_PAGE_SIZE)), after
+
+
+def page_of(
+    rows: Sequence[Sequence[Any]], limit: int, load: Callable[[Any], ExecutionRecord]
+) -> ExecutionPage:
+    """A page of the first ``limit`` rows, fetched as ``limit + 1`` (the extra one means more).
+
+    Each row ends its listed columns with ``created_at`` and ``seq`` (indexes 4 and 5), which
+    the next cursor points after.
+    """
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1][4], page[-1][5]) if len(rows) > limit else None
+    return ExecutionPage([load(row) for row in page], next_cursor)

@@ -33,13 +33,12 @@ from trigger_service.store.protocol import (
     DEFAULT_CHANGES,
     DEFAULT_PAGE_SIZE,
     FINAL,
-    MAX_PAGE_SIZE,
     UNFINISHED,
     ExecutionPage,
     RecordChange,
     created_at_text,
-    decode_cursor,
-    encode_cursor,
+    page_of,
+    page_window,
 )
 
 T = TypeVar("T")
@@ -324,8 +323,7 @@ class SQLiteExecutionStore:
         cursor: str | None = None,
     ) -> ExecutionPage:
         """Records newest first, filtered by status and workflow, ``limit`` at a time."""
-        after = decode_cursor(cursor) if cursor is not None else None
-        limit = max(1, min(limit, MAX_PAGE_SIZE))
+        limit, after = page_window(limit, cursor)
         return await self._run(self._list, status, workflow, limit, after)
 
     def _list(
@@ -351,9 +349,7 @@ class SQLiteExecutionStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, seq DESC LIMIT ?"
         rows = self._db().execute(sql, (*params, limit + 1)).fetchall()
-        page = rows[:limit]
-        next_cursor = encode_cursor(page[-1][4], page[-1][5]) if len(rows) > limit else None
-        return ExecutionPage([_load(row) for row in page], next_cursor)
+        return page_of(rows, limit, _load)
 
     async def changes(
         self, after: int, *, limit: int = DEFAULT_CHANGES, execution_id: str | None = None
