@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -29,11 +28,11 @@ from storage_adapter import TransferSettings
 from trigger_service.errors import WorkflowConfigError
 from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS
 from trigger_service.intake.sqs import SqsSettings
+from trigger_service.workflows.model import read_yaml_file
 
 ENV_PREFIX = "BUCKETSTREAM_"
 SECRETS = ("token", "hmac_secret")
 MASK = "********"
-MAX_SETTINGS_FILE_BYTES = 1024 * 1024
 
 _TRANSFER = TransferSettings()
 _SQS = SqsSettings()
@@ -110,16 +109,7 @@ class ServiceSettings(BaseSettings):
 
 def read_settings_file(path: Path) -> dict[str, Any]:
     """The ``service:`` section of ``path`` (or the whole mapping of a settings file)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise WorkflowConfigError(f"cannot read settings file {path}: {exc.strerror}") from None
-    if len(raw) > MAX_SETTINGS_FILE_BYTES:
-        raise WorkflowConfigError(f"settings file {path} is larger than 1 MiB")
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise WorkflowConfigError(f"{path} is not valid YAML: {exc}") from None
+    data = read_yaml_file(path, "settings file")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -245,17 +245,26 @@ def parse_workflows(
 def load_workflows(path: str | Path, *, registry: StepRegistry | None = None) -> Workflows:
     """Read and validate a workflow YAML file (steps not yet prepared; see ``prepare``)."""
     file = Path(path)
+    data = read_yaml_file(file, "workflow file")
+    return parse_workflows(data, registry=registry, source=str(file))
+
+
+def read_yaml_file(file: Path, kind: str) -> Any:
+    """The YAML document in ``file`` (a workflow or settings file), at most 1 MiB.
+
+    Raises :class:`WorkflowConfigError` naming the file when it cannot be read, is too large
+    or is not YAML.
+    """
     try:
         raw = file.read_bytes()
     except OSError as exc:
-        raise WorkflowConfigError(f"cannot read workflow file {file}: {exc.strerror}") from None
+        raise WorkflowConfigError(f"cannot read {kind} {file}: {exc.strerror}") from None
     if len(raw) > MAX_WORKFLOW_FILE_BYTES:
-        raise WorkflowConfigError(f"workflow file {file} is larger than 1 MiB")
+        raise WorkflowConfigError(f"{kind} {file} is larger than 1 MiB")
     try:
-        data = yaml.safe_load(raw)
+        return yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise WorkflowConfigError(f"{file} is not valid YAML: {exc}") from None
-    return parse_workflows(data, registry=registry, source=str(file))
 
 
 async def prepare_workflows(workflows: Workflows, loader: ResourceLoader) -> Workflows:
