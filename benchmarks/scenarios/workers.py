@@ -33,7 +33,7 @@ from benchmarks.context import Context, entry
 from benchmarks.moto_server import CREDENTIALS, REGION, set_credentials, stop_process
 from benchmarks.objects import new_bucket
 from benchmarks.stats import goal, summary
-from trigger_service.cli.embedded import free_port
+from trigger_service.cli.embedded import free_port, queue_for_buckets
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -105,16 +105,7 @@ class _Postgres:
 
 
 def _queue(sqs: SQSClient, s3: Any, bucket: str) -> str:
-    url = sqs.create_queue(QueueName=f"bench-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
-        },
-    )
+    url, _ = queue_for_buckets(s3, sqs, f"bench-{uuid.uuid4().hex[:8]}", [bucket])
     return url
 
 

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.service import config, notify_queue, queue_size, running, unique
+from tests.support.service import config, queue_size, running, unique
 from tests.support.storage import keys_under
 from tests.support.waiting import eventually
+from trigger_service.cli.embedded import queue_for_buckets
 from trigger_service.errors import UnsafeOutputKey, WorkflowConfigError
 from trigger_service.events.parse import ObjectEvent
 from trigger_service.intake.routing import route_event
@@ -184,18 +185,12 @@ async def _outputs_never_trigger_again(
     first, second = unique("loop-a"), unique("loop-b")
     for name in (first, second):
         s3.create_bucket(Bucket=name)
-    queue = notify_queue(s3, sqs, first)
-    s3.put_bucket_notification_configuration(
-        Bucket=second,
-        NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": queue.arn, "Events": ["s3:ObjectCreated:*"]}]
-        },
-    )
+    queue_url, _ = queue_for_buckets(s3, sqs, unique("events"), [first, second])
     objects = 5
     cfg = config(
         moto_endpoint,
         loop_flows(first, second),
-        queue_urls=(queue.url,),
+        queue_urls=(queue_url,),
         queue_size=64,
         sqs=SqsSettings(wait_seconds=1, visibility_timeout=10, redelivery_delay=1),
     )
@@ -211,7 +206,7 @@ async def _outputs_never_trigger_again(
         async def settled() -> bool:
             records = await executions()
             finished = all(r["status"] == "succeeded" for r in records)
-            return len(records) == 2 * objects and finished and queue_size(sqs, queue.url) == 0
+            return len(records) == 2 * objects and finished and queue_size(sqs, queue_url) == 0
 
         await eventually(settled, within=60, interval=0.2)
         # Keep polling: every output's notification has arrived and been acknowledged, and
@@ -227,7 +222,7 @@ async def _outputs_never_trigger_again(
     assert len(keys_under(s3, first, "processed/")) == objects
     assert len(keys_under(s3, second, "incoming/from-first/")) == objects
     assert keys_under(s3, first, "incoming/from-second/") == []
-    assert queue_size(sqs, queue.url) == 0
+    assert queue_size(sqs, queue_url) == 0
     # Every notification (inputs and outputs alike) was received and deleted.
     deleted = [
         line for line in metrics.splitlines() if 'sqs_messages_total{outcome="deleted"}' in line

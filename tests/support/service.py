@@ -23,6 +23,7 @@ from tests.support.faults import Decide, Fault, Request
 from tests.support.storage import MiB
 from tests.support.waiting import eventually
 from trigger_service.api.app import create_app
+from trigger_service.cli.embedded import queue_for_buckets
 from trigger_service.intake.sqs import SqsSettings
 from trigger_service.records import ExecutionRecord
 from trigger_service.service import Service, ServiceConfig, open_service
@@ -186,16 +187,7 @@ class Queue:
 
 def notify_queue(s3: S3Client, sqs: SQSClient, bucket: str) -> Queue:
     """Create a queue and point ``bucket``'s ObjectCreated notifications at it."""
-    url = sqs.create_queue(QueueName=unique("events"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
-        },
-    )
+    url, arn = queue_for_buckets(s3, sqs, unique("events"), [bucket])
     return Queue(url, arn)
 
 

@@ -151,15 +151,26 @@ def _provision(
     sqs = storage.sqs_client()
     for bucket in storage.buckets:
         s3.create_bucket(Bucket=bucket)
+    queue_url, _ = queue_for_buckets(s3, sqs, queue_name, notify)
+    return replace(storage, queue_url=queue_url)
+
+
+def queue_for_buckets(
+    s3: S3Client, sqs: SQSClient, queue_name: str, buckets: Iterable[str]
+) -> tuple[str, str]:
+    """Create an SQS queue and send ``buckets``' ``ObjectCreated:*`` events to it.
+
+    Returns the queue's URL and ARN. Each bucket's notification configuration is replaced.
+    """
     queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    for bucket in notify:
+    for bucket in buckets:
         s3.put_bucket_notification_configuration(
             Bucket=bucket,
             NotificationConfiguration={
                 "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
             },
         )
-    return replace(storage, queue_url=queue_url)
+    return queue_url, arn
