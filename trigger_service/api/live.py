@@ -116,26 +116,7 @@ async def execution_events(request: Request) -> Response:
         return Response(status_code=204)
     subscription = await feed.subscribe(ChangeFilter(execution_id=execution_id), after=after or 0)
     shutdown = anyio.Event()
-    return _response(_until_final(feed, subscription, shutdown), shutdown)
-
-
-async def _until_final(
-    feed: ChangeFeed, subscription: Subscription, shutdown: anyio.Event
-) -> AsyncIterator[ServerSentEvent]:
-    yield ServerSentEvent(retry=RECONNECT_MILLISECONDS)
-    try:
-        while True:
-            for change in subscription.take():
-                if change.record.status.final:
-                    yield encode(change, EVENT_END)
-                    return
-                yield encode(change, EVENT_PROGRESS)
-            if subscription.lagged:  # cannot happen with one execution; kept for safety
-                return
-            if not await _next_change(subscription, shutdown):
-                return  # the server stops: end cleanly, the client reconnects later
-    finally:
-        feed.unsubscribe(subscription)
+    return _response(_events(feed, subscription, shutdown, until_final=True), shutdown)
 
 
 async def all_events(request: Request) -> Response:
@@ -147,16 +128,23 @@ async def all_events(request: Request) -> Response:
     )
     subscription = await feed.subscribe(changes, after=last_event_id(request))
     shutdown = anyio.Event()
-    return _response(_open_ended(feed, subscription, shutdown), shutdown)
+    return _response(_events(feed, subscription, shutdown, until_final=False), shutdown)
 
 
-async def _open_ended(
-    feed: ChangeFeed, subscription: Subscription, shutdown: anyio.Event
+async def _events(
+    feed: ChangeFeed, subscription: Subscription, shutdown: anyio.Event, *, until_final: bool
 ) -> AsyncIterator[ServerSentEvent]:
+    """``progress`` events of ``subscription``'s changes; with ``until_final``, the first final
+    record is sent as ``end`` and closes the stream. A subscriber too slow to keep up gets a
+    ``reset`` (the latest change sequence, to reconnect from) and is cut off; a stopping server
+    ends the stream cleanly, and the client reconnects later."""
     yield ServerSentEvent(retry=RECONNECT_MILLISECONDS)
     try:
         while True:
             for change in subscription.take():
+                if until_final and change.record.status.final:
+                    yield encode(change, EVENT_END)
+                    return
                 yield encode(change, EVENT_PROGRESS)
             if subscription.lagged:
                 latest = await feed.store.last_change()
