@@ -7,7 +7,8 @@ and completes — or ``abort()`` on any failure. Output smaller than one part is
 single PutObject at commit (nothing is visible before), and an empty output is an empty object.
 
 Memory: at most ``part_size`` (the part being filled, plus one frame) + ``parts_in_flight ×
-part_size`` (parts being uploaded).
+part_size`` (parts being uploaded). Parts are views of the frames that make them
+(:class:`~storage_adapter.parts.PartBody`), never a joined copy.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import anyio
 from storage_adapter.client import StorageIO
 from storage_adapter.errors import RequestRejected, StorageError, UploadGone, call_mapped
 from storage_adapter.objects import WriteResult, strip_etag, version_or_none
+from storage_adapter.parts import PartBody
 from storage_adapter.retry import RetryPolicy
 from storage_adapter.streams import SinkContext, StageMetricsLike
 from storage_adapter.uploads import abort_open_uploads, completed_output
@@ -78,7 +80,7 @@ class MultipartWriter:
         self.upload_id: str | None = None
         self._parts: dict[int, str] = {}
         self._parts_started = 0
-        self._tail = b""
+        self._tail = PartBody(())
         self._size = 0
         self._consumed = False
         self._finished = False
@@ -94,38 +96,33 @@ class MultipartWriter:
     ) -> None:
         """Upload full parts as chunks arrive; keep the short tail for ``commit``.
 
-        A chunk that is exactly one part (the default when chunk and part sizes match) is
-        uploaded as it is, without a copy; otherwise chunks are cut into a buffer that never
-        holds more than one part. Nothing is completed here: end of input is not success.
+        A part is the views of the frames (or pieces of frames) that make it, uploaded as one
+        :class:`~storage_adapter.parts.PartBody`: no frame is copied into a part buffer, so
+        the part being filled costs at most ``part_size`` + one frame. A frame that is not
+        ``bytes`` (a step's ``bytearray`` it might reuse) is copied once. Nothing is completed
+        here: end of input is not success.
         """
         part_size = self.part_size
-        buffer = bytearray()
+        pieces: list[memoryview] = []
+        filled = 0
         in_flight = anyio.Semaphore(self.parts_in_flight)
         async with anyio.create_task_group() as group:
-
-            async def dispatch(part: bytes) -> None:
-                await in_flight.acquire()
-                number = await self._next_part_number()
-                group.start_soon(self._upload_part_then_release, number, part, in_flight, metrics)
-
             async for frame in chunks:
                 self._size += len(frame)
-                with memoryview(frame) as view:
-                    offset, length = 0, view.nbytes
-                    while offset < length:
-                        if not buffer and length - offset >= part_size:
-                            whole = offset == 0 and length == part_size and isinstance(frame, bytes)
-                            part = frame if whole else view[offset : offset + part_size].tobytes()
-                            offset += part_size
-                        else:
-                            take = min(part_size - len(buffer), length - offset)
-                            buffer += view[offset : offset + take]
-                            offset += take
-                            if len(buffer) < part_size:
-                                break
-                            part, buffer = bytes(buffer), bytearray()
-                        await dispatch(part)
-        self._tail = bytes(buffer)
+                view = memoryview(frame if isinstance(frame, bytes) else bytes(frame))
+                while view.nbytes:
+                    take = min(part_size - filled, view.nbytes)
+                    pieces.append(view[:take])
+                    filled += take
+                    view = view[take:]
+                    if filled == part_size:
+                        part, pieces, filled = PartBody(pieces), [], 0
+                        await in_flight.acquire()
+                        number = await self._next_part_number()
+                        group.start_soon(
+                            self._upload_part_then_release, number, part, in_flight, metrics
+                        )
+        self._tail = PartBody(pieces)
         self._consumed = True
 
     async def commit(self) -> WriteResult:
@@ -139,7 +136,7 @@ class MultipartWriter:
                 "PutObject",
                 Bucket=self.bucket,
                 Key=self.key,
-                Body=self._tail,
+                Body=self._tail if len(self._tail) else b"",
                 ContentType=self.content_type,
                 Metadata=self.metadata,
             )
@@ -152,7 +149,7 @@ class MultipartWriter:
                 parts=0,
                 version_id=version_or_none(response.get("VersionId")),
             )
-        if self._tail:
+        if len(self._tail):
             number = await self._next_part_number()
             await self._upload_part(number, self._tail)
         parts = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(self._parts.items())]
@@ -267,30 +264,34 @@ class MultipartWriter:
     async def _upload_part_then_release(
         self,
         number: int,
-        data: bytes,
+        data: PartBody,
         in_flight: anyio.Semaphore,
         metrics: StageMetricsLike | None,
     ) -> None:
         try:
             await self._upload_part(number, data)
         finally:
+            data.close()  # its frames go now, before the next part is cut
             in_flight.release()
         if metrics is not None:
             metrics.extra["parts_uploaded"] = len(self._parts)
             if self.first_part_uploaded_at is not None:
                 metrics.extra["first_part_uploaded_at"] = self.first_part_uploaded_at
 
-    async def _upload_part(self, number: int, data: bytes) -> None:
-        response = await self._with_retry(
-            self._call,
-            self.io.client.upload_part,
-            "UploadPart",
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            PartNumber=number,
-            Body=data,
-        )
+    async def _upload_part(self, number: int, data: PartBody) -> None:
+        def upload() -> Any:
+            data.seek(0)  # a retry sends the part again from its first byte
+            return self._call(
+                self.io.client.upload_part,
+                "UploadPart",
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=data,
+            )
+
+        response = await self._with_retry(upload)
         self._parts[number] = response["ETag"]
         if self.first_part_uploaded_at is None:
             self.first_part_uploaded_at = time.time()
