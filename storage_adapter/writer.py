@@ -38,6 +38,23 @@ DEFAULT_PART_SIZE = 8 * 1024**2
 DEFAULT_PARTS_IN_FLIGHT = 2
 
 UploadCallback = Callable[[str | None], Awaitable[None]]
+#: The part checksum botocore sends by default, and the field that carries it.
+CHECKSUM_ALGORITHM = "CRC32"
+CHECKSUM_FIELD = "ChecksumCRC32"
+
+
+def part_checksum_algorithm(client: Any) -> str | None:
+    """``CRC32`` when ``client`` sends checksums it is not required to, else None.
+
+    botocore then sends each part's CRC32; declaring it at CreateMultipartUpload and listing
+    the parts' values at Complete (as s3transfer does) makes the store keep a composite
+    checksum of the parts it verified. Without the declaration a store may fall back to a
+    full-object checksum computed at Complete (moto reads the whole object a second time).
+    Stores that refuse checksums (OBS) run with ``when_required``: nothing is declared.
+    """
+    config = getattr(getattr(client, "meta", None), "config", None)
+    when = getattr(config, "request_checksum_calculation", None) or "when_supported"
+    return CHECKSUM_ALGORITHM if when == "when_supported" else None
 
 
 def clamp_part_size(part_size: int) -> int:
@@ -78,7 +95,9 @@ class MultipartWriter:
         self.retry = retry or RetryPolicy()
         self._on_upload_changed = on_upload_changed
         self.upload_id: str | None = None
-        self._parts: dict[int, str] = {}
+        #: Each uploaded part's ``PartNumber``, ``ETag`` and checksum, as Complete wants them.
+        self._parts: dict[int, dict[str, Any]] = {}
+        self.checksum_algorithm = part_checksum_algorithm(io.client)
         self._parts_started = 0
         self._tail = PartBody(())
         self._size = 0
@@ -152,7 +171,7 @@ class MultipartWriter:
         if len(self._tail):
             number = await self._next_part_number()
             await self._upload_part(number, self._tail)
-        parts = [{"PartNumber": n, "ETag": etag} for n, etag in sorted(self._parts.items())]
+        parts = [part for _, part in sorted(self._parts.items())]
         try:
             response = await self._with_retry(
                 self._call,
@@ -212,6 +231,7 @@ class MultipartWriter:
 
     async def _create(self) -> None:
         attempts = 0
+        checksum = {"ChecksumAlgorithm": self.checksum_algorithm} if self.checksum_algorithm else {}
 
         def create() -> Any:
             nonlocal attempts
@@ -223,6 +243,7 @@ class MultipartWriter:
                 Key=self.key,
                 ContentType=self.content_type,
                 Metadata=self.metadata,
+                **checksum,
             )
 
         response = await self._with_retry(create)
@@ -292,7 +313,10 @@ class MultipartWriter:
             )
 
         response = await self._with_retry(upload)
-        self._parts[number] = response["ETag"]
+        part = {"PartNumber": number, "ETag": response["ETag"]}
+        if self.checksum_algorithm and response.get(CHECKSUM_FIELD):
+            part[CHECKSUM_FIELD] = response[CHECKSUM_FIELD]
+        self._parts[number] = part
         if self.first_part_uploaded_at is None:
             self.first_part_uploaded_at = time.time()
 

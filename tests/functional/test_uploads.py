@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from storage_adapter import MultipartWriter, StorageIO, StorageSettings
+from storage_adapter.client import ChecksumWhen
 from storage_adapter.errors import BucketNotFound
 from storage_adapter.uploads import (
     abort_open_uploads,
@@ -96,3 +97,34 @@ async def test_write_all_takes_any_async_iterable(
     body = s3.get_object(Bucket=bucket, Key="big")["Body"].read()
     assert body == b"".join(bytes([i]) * MiB for i in range(11))
     assert list_open_uploads(s3, bucket) == []
+
+
+async def _gzip_like_frames() -> AsyncIterator[bytes]:
+    """Frames that do not divide a part: parts are cut across frames."""
+    for index in range(9):
+        yield bytes([index]) * (MiB + 12345)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("when", ["when_supported", "when_required"])
+async def test_parts_cut_across_frames_carry_their_checksums_to_complete(
+    s3: S3Client, bucket: str, moto_endpoint: str, when: ChecksumWhen
+) -> None:
+    io = StorageIO.from_settings(
+        StorageSettings(
+            endpoint_url=moto_endpoint, addressing_style="path", request_checksum_calculation=when
+        )
+    )
+    writer = MultipartWriter(io, bucket, "cut", part_size=5 * MiB)
+    await writer.write_all(_gzip_like_frames())
+    result = await writer.commit()
+    expected = b"".join([frame async for frame in _gzip_like_frames()])
+    assert result.size == len(expected) and result.parts == 2
+    assert s3.get_object(Bucket=bucket, Key="cut")["Body"].read() == expected
+    head = s3.head_object(Bucket=bucket, Key="cut", ChecksumMode="ENABLED")
+    if when == "when_supported":  # declared at create, each part's CRC32 listed at Complete
+        assert writer.checksum_algorithm == "CRC32"
+        assert head.get("ChecksumCRC32")
+    else:  # a store that refuses checksums (OBS) is sent none it did not ask for
+        assert writer.checksum_algorithm is None
+        assert "ChecksumCRC32" not in head
