@@ -186,6 +186,8 @@ def share_frame(frame: Any) -> Any:
 
     Steps that draw into a shared picture's frames copy them first; bytes are immutable.
     """
+    if isinstance(frame, bytes):  # a byte workflow never loads the image steps
+        return frame
     from steps.image import Picture
 
     if isinstance(frame, Picture) and not frame.shared:

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from steps.api import AnyParams, StepDefinition
 from steps.errors import StepNotFound
 
+#: A group of steps whose modules are imported only when one of them is looked up.
+StepGroup = Callable[[], Iterable[StepDefinition]]
+
 
 class StepRegistry:
-    """Step definitions by name, with import-path resolution for user steps."""
+    """Step definitions by name, with import-path resolution for user steps.
 
-    def __init__(self, definitions: Iterable[StepDefinition] = ()) -> None:
+    ``later`` groups are loaded (in order) the first time a name is not found among the
+    steps loaded so far, so a workflow that names none of their steps never imports them.
+    """
+
+    def __init__(
+        self, definitions: Iterable[StepDefinition] = (), *, later: Iterable[StepGroup] = ()
+    ) -> None:
         self._definitions: dict[str, StepDefinition] = {}
+        self._later = list(later)
         for definition in definitions:
             self.register(definition)
 
@@ -25,8 +35,17 @@ class StepRegistry:
         self._definitions[definition.name] = definition
 
     def names(self) -> list[str]:
-        """Registered step names, sorted."""
+        """Registered step names (every group loaded), sorted."""
+        while self._load_next_group():
+            pass
         return sorted(self._definitions)
+
+    def _load_next_group(self) -> bool:
+        if not self._later:
+            return False
+        for definition in self._later.pop(0)():
+            self.register(definition)
+        return True
 
     def resolve(self, reference: str) -> StepDefinition:
         """The step named ``reference``, or imported from ``module:function``.
@@ -34,6 +53,8 @@ class StepRegistry:
         Import paths come only from workflow files, never from events or requests.
         """
         if ":" not in reference:
+            while reference not in self._definitions and self._load_next_group():
+                pass
             try:
                 return self._definitions[reference]
             except KeyError:
@@ -66,8 +87,17 @@ def _import_step(reference: str) -> StepDefinition:
 
 
 def default_registry() -> StepRegistry:
-    """A registry holding every built-in step: byte steps and image steps."""
+    """A registry of every built-in step: byte steps, then image steps on first use.
+
+    Image steps bring Pillow and their parameter models (~8 MB of RSS): a workflow of byte
+    steps never loads them.
+    """
     from steps.bytes import BYTE_STEPS
+
+    return StepRegistry(BYTE_STEPS, later=[_image_steps])
+
+
+def _image_steps() -> Iterable[StepDefinition]:
     from steps.image import IMAGE_STEPS
 
-    return StepRegistry((*BYTE_STEPS, *IMAGE_STEPS))
+    return IMAGE_STEPS
