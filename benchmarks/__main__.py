@@ -1,4 +1,4 @@
-"""``python -m benchmarks --mode quick|full|smoke [--only NAME,...] [--out FILE]``.
+"""``python -m benchmarks --mode quick|full|smoke [--only NAME,...] [--out FILE] [--sizes S,...]``.
 
 Prints one JSON document on stdout, a short table on stderr, and writes the document to
 ``benchmarks/results/latest.json`` (smoke mode, a self-test on tiny sizes, writes only ``--out``).
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchmarks.context import MODES
 from benchmarks.runner import run_all, table, write
+from benchmarks.stats import parse_link, parse_sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +27,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run moto unchanged (ranged GETs then read the whole object: very slow)",
     )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=None,
+        help="object sizes instead of the mode's, e.g. 256MiB,1GiB (memory_flat: every size, "
+        "the first two the flatness pair; shaped_copy: the first)",
+    )
+    parser.add_argument(
+        "--link",
+        type=parse_link,
+        default=None,
+        help="shaped_copy's link instead of its default: MB/s each way and one-way latency "
+        "in ms, e.g. 40,20",
+    )
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()] or None
-    document = run_all(args.mode, only, stock_moto=args.stock_moto)
+    document = run_all(
+        args.mode, only, stock_moto=args.stock_moto, sizes=args.sizes, link=args.link
+    )
     write(document, args.out)
     print(table(document), file=sys.stderr)
     print(json.dumps(document, indent=2))

@@ -30,6 +30,10 @@ class Context:
     workdir: Path
     cache: Path
     stock_moto: bool = False
+    #: Object sizes asked for on the command line (``--sizes``), instead of the mode's.
+    sizes: list[int] = field(default_factory=list)
+    #: A shaped link asked for on the command line (``--link``): bytes/s each way, latency in s.
+    link: tuple[float, float] | None = None
     #: Results one scenario leaves for another (e.g. stage timelines for ``overlap``).
     shared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _server: MotoServer | None = field(default=None, repr=False)

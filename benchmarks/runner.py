@@ -57,7 +57,12 @@ def select(only: Sequence[str] | None) -> list[Scenario]:
 
 
 def run_all(
-    mode: Mode, only: Sequence[str] | None = None, *, stock_moto: bool = False
+    mode: Mode,
+    only: Sequence[str] | None = None,
+    *,
+    stock_moto: bool = False,
+    sizes: Sequence[int] | None = None,
+    link: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Run the scenarios and return the JSON document."""
     scenarios = select(only)
@@ -67,7 +72,14 @@ def run_all(
     cache = RESULTS_DIR / "cache"
     cache.mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bucketstream-bench-"))
-    context = Context(mode=mode, workdir=workdir, cache=cache, stock_moto=stock_moto)
+    context = Context(
+        mode=mode,
+        workdir=workdir,
+        cache=cache,
+        stock_moto=stock_moto,
+        sizes=list(sizes or []),
+        link=link,
+    )
     entries: list[dict[str, Any]] = []
     try:
         for scenario in scenarios:

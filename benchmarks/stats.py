@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -58,3 +59,35 @@ def goal(
 def all_met(goals: Sequence[dict[str, Any]]) -> bool:
     """True when every goal was evaluated and met."""
     return bool(goals) and all(g["met"] is True for g in goals)
+
+
+_UNITS = {"": 1, "B": 1, "KIB": 1024, "MIB": MiB, "GIB": GiB}
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"256MiB,1GiB"`` as bytes (units B, KiB, MiB, GiB; none means bytes)."""
+    sizes = []
+    for item in text.split(","):
+        number = item.strip().rstrip("BbIiKkMmGg")
+        unit = item.strip()[len(number) :].upper()
+        if not number.isdigit() or unit not in _UNITS or int(number) == 0:
+            raise ValueError(f"not a size: {item.strip()!r} (e.g. 256MiB, 1GiB)")
+        sizes.append(int(number) * _UNITS[unit])
+    return sizes
+
+
+def parse_link(text: str) -> tuple[float, float]:
+    """``"40,20"`` (MB/s each way, one-way latency in ms) as (bytes/s, seconds)."""
+    rate, _, latency = text.partition(",")
+    try:
+        values = float(rate) * MB, float(latency or 0) / 1000
+    except ValueError:
+        raise ValueError(f"not a link: {text!r} (MB/s,ms e.g. 40,20)") from None
+    if values[0] <= 0 or values[1] < 0:
+        raise ValueError(f"not a link: {text!r} (a positive rate, a latency of 0 or more)")
+    return values
+
+
+def load() -> list[float]:
+    """The 1, 5 and 15 minute load averages now (the machine is shared: say how busy it was)."""
+    return [round(value, 2) for value in os.getloadavg()]

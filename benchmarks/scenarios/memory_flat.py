@@ -22,13 +22,21 @@ def _label(size: int) -> str:
 
 
 def run(ctx: Context) -> dict[str, Any]:
-    """gzip on every size; passthrough on the flatness pair unless ``copy`` measured it."""
-    sizes: list[int] = ctx.pick(
+    """gzip on every size; passthrough on the flatness pair unless ``copy`` measured it.
+
+    ``--sizes`` replaces the mode's sizes; its two smallest are the flatness pair.
+    """
+    sizes: list[int] = ctx.sizes or ctx.pick(
         [2 * MiB, 8 * MiB], [64 * MiB, 256 * MiB], [256 * MiB, GiB, 4 * GiB]
     )
     flat_pair: tuple[int, int] = ctx.pick(
         (2 * MiB, 8 * MiB), (64 * MiB, 256 * MiB), (256 * MiB, GiB)
     )
+    if ctx.sizes:
+        if len(set(ctx.sizes)) < 2:
+            raise ValueError("memory_flat needs two different --sizes (the flatness pair)")
+        small, large = sorted(set(ctx.sizes))[:2]
+        flat_pair = (small, large)
     passthrough_rss: dict[int, list[float]] = {}
     for timeline in ctx.shared.get("timelines", []):
         if timeline["workflow"] == "passthrough" and timeline["object_bytes"] in flat_pair:
