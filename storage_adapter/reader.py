@@ -21,11 +21,11 @@ from storage_adapter.objects import ObjectInfo, quote_etag, strip_etag, version_
 from storage_adapter.retry import RetryPolicy, ShortRead
 from storage_adapter.streams import SourceContext
 
-#: 4 MiB ranges, 4 in flight: the same 16 MiB of reads as 8 MiB × 2, with half the bytes in
-#: each bridge channel (a passthrough copy's peak RSS 170 -> 150 MB) and twice the requests
-#: in flight to hide a store's latency; a 256 MiB copy on moto was no slower (6.9 s vs 8.5 s).
-DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
-DEFAULT_READ_AHEAD = 4
+#: 2 MiB ranges, 6 in flight (was 8 MiB × 2): 12 MiB of reads in flight, a quarter of the bytes
+#: in each bridge channel, and more requests in flight to hide a store's latency. Passthrough
+#: of 256 MiB on moto: peak RSS 178 -> 144 MB, no slower (6.0 s vs 7.8 s, interleaved runs).
+DEFAULT_CHUNK_SIZE = 2 * 1024 * 1024
+DEFAULT_READ_AHEAD = 6
 
 
 @dataclass
@@ -91,6 +91,7 @@ class RangedReader:
                 await slot.done.wait()
                 data, slot.data = slot.data, b""
                 await ctx.write(data)
+                del data  # else held until the next range arrives, after downstream let it go
                 window.release()
                 if index == len(slots) - 1:
                     self.last_range_read_at = ctx.metrics.last_output_at
