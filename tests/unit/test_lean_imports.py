@@ -1,4 +1,5 @@
-"""Work on local files never loads boto3: it costs ~20 MB of RSS and builds no client there."""
+"""Work on local files loads only what it uses: no boto3 (~20 MB of RSS) without a store, no
+``cryptography`` (~7 MB) or ``regex`` without the steps that need them."""
 
 from __future__ import annotations
 
@@ -24,10 +25,12 @@ workflows:
 
 #: Heavy modules only a client needs; ``botocore.exceptions`` (the error types) is cheap.
 CLIENT_MODULES = ("boto3", "botocore.config", "botocore.session", "s3transfer")
+#: ... and those only the encrypt/decrypt and lines steps need.
+HEAVY_MODULES = (*CLIENT_MODULES, "cryptography", "regex")
 
 
 def _loaded_after(code: str) -> list[str]:
-    probe = f"{code}\nimport sys\nprint(sorted(m for m in {CLIENT_MODULES!r} if m in sys.modules))"
+    probe = f"{code}\nimport sys\nprint(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
     completed = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False
     )
