@@ -24,6 +24,7 @@ from steps.image import (
 from steps.image.codec.jpeg_strips import JpegStripWriter
 from steps.image.codec.modes import resizable
 from steps.image.ops import compress as compress_module
+from steps.image.ops import resize as resize_module
 from steps.image.ops.compress import UNBOUNDED, CompressParams, resize_frame, resize_plan
 from steps.image.ops.resize import StripResizer
 from steps.image.ops.watermark import picture_overlays, watermark_strip
@@ -122,6 +123,28 @@ def test_strip_resize_with_integer_reduction(resample: str) -> None:
     )
     whole = resize_frame(image, target, resample)
     assert max_difference(resized_in_strips(image, target, resample, 16, 91), whole) <= 1
+
+
+@pytest.mark.parametrize("band_bytes", [1, 5000])
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "I;16", "F"])
+def test_strip_resize_with_the_horizontal_pass_in_bands(
+    monkeypatch: pytest.MonkeyPatch, mode: str, band_bytes: int
+) -> None:
+    """A job copies its window a band of rows at a time; the result does not change."""
+    monkeypatch.setattr(resize_module, "BAND_BYTES", band_bytes)
+    for (size, box), resample in [
+        (((640, 481), (100, 100)), "lanczos"),  # reduced first (factor 2)
+        (((301, 403), (151, 1000)), "bicubic"),
+        (((999, 125), (97, 97)), "nearest"),
+        (((1601, 1203), (100, 100)), "box"),  # reduced 5×: bands of 5 rows at least
+    ]:
+        image = sample(mode, size)
+        if mode in _PREMULTIPLIED:
+            image = resizable(image).convert(_PREMULTIPLIED[mode])
+        target = compress_module.fit_within(size, box)
+        whole = resize_frame(image, target, resample)
+        strips = resized_in_strips(image, target, resample, 16, 37)
+        assert max_difference(strips, whole) <= 1, (mode, size, resample, band_bytes)
 
 
 def test_whole_resize_matches_pillow_on_a_photo() -> None:
