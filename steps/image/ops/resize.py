@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from steps.image.strips import pixel_bytes
+
 #: Pillow's filter supports, in source pixels at scale 1 (``Image._filters_support``).
 FILTER_SUPPORT: dict[Image.Resampling, float] = {
     Image.Resampling.NEAREST: 1.0,
@@ -44,8 +46,6 @@ WINDOW_MARGIN = 2
 #: Source rows a resize job copies at a time for the horizontal pass (about this many bytes).
 BAND_BYTES = 512 * 1024
 _PREMULTIPLIED = {"LA": "La", "RGBA": "RGBa"}
-#: Modes Pillow stores in fewer than 4 bytes per pixel.
-_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 
 
 @dataclass(frozen=True)
@@ -200,23 +200,23 @@ class WindowJob:
         holds one band, the horizontally resized window and its output, never the whole
         window at source width.
         """
-        return tuple(self._frame(index) for index in range(len(self.pieces[0][1])))
+        return tuple([self._frame(index) for index in range(len(self.pieces[0][1]))])
 
     def _frame(self, index: int) -> Image.Image:
         start, stop = self.window
         first = self.pieces[0][1][index]
         fy = self.plan.factor[1]
-        rows = max(fy, BAND_BYTES // max(1, first.width * _pixel_bytes(first)) // fy * fy)
+        rows = max(fy, BAND_BYTES // max(1, first.width * pixel_bytes(first.mode)) // fy * fy)
         bands = [(top, min(top + rows, stop)) for top in range(start, stop, rows)]
         passed = self.plan.horizontal(self._rows(index, *bands[0]), start)
         if len(bands) > 1:  # the first band's result, then each next one, in one image
             height = sum(-(-(bottom - top) // fy) for top, bottom in bands)
             joined = Image.new(passed.mode, (passed.width, height))
             joined.paste(passed, (0, 0))
+            passed = joined
             for top, bottom in bands[1:]:
                 band = self.plan.horizontal(self._rows(index, top, bottom), top)
-                joined.paste(band, (0, (top - start) // fy))
-            passed = joined
+                passed.paste(band, (0, (top - start) // fy))
         return self.plan.vertical(passed, first.mode, start, self.top, self.bottom)
 
     def _rows(self, index: int, start: int, stop: int) -> Image.Image:
@@ -231,11 +231,6 @@ class WindowJob:
             if top < stop and top + frame.height > start:
                 rows.paste(frame, (0, top - start))  # clipped to the rows
         return rows
-
-
-def _pixel_bytes(image: Image.Image) -> int:
-    """Bytes per pixel as Pillow stores ``image`` (RGB takes 4)."""
-    return _PIXEL_BYTES.get(image.mode, 4)
 
 
 class StripResizer:
