@@ -46,6 +46,7 @@ def _loaded_after(code: str) -> list[str]:
         "trigger_service.execution.process",
         "trigger_service.cli.commands",
         "trigger_service.cli.embedded",
+        "trigger_service.api",
         "benchmarks.image_jobs",
         "benchmarks.jobs",
     ],
