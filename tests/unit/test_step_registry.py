@@ -49,7 +49,8 @@ def test_a_byte_workflow_never_imports_the_image_steps() -> None:
     probe = (
         "import sys\n"
         "from trigger_service.workflows.model import parse_workflows\n"
-        "spec = {'trigger': {'bucket': 'uploads', 'prefix': 'logs/'}, 'steps': ['passthrough', {'gzip': {}}],\n"
+        "spec = {'trigger': {'bucket': 'uploads', 'prefix': 'logs/'},\n"
+        "        'steps': ['passthrough', {'gzip': {}}],\n"
         "        'output': {'bucket': 'uploads', 'key': 'out/{name}.gz'}}\n"
         "parse_workflows({'workflows': {'logs': spec}})\n"
         "print(sorted(m for m in ('PIL', 'steps.image') if m in sys.modules))\n"
