@@ -1,4 +1,7 @@
-"""``python -m benchmarks --mode quick|full|smoke [--only NAME,...] [--out FILE] [--sizes S,...]``.
+"""``python -m benchmarks --mode quick|full|smoke [--only NAME,...] [--out FILE]``.
+
+``--sizes 256MiB,1GiB`` runs the sized scenarios (memory_flat, shaped_copy) on those objects
+instead of the mode's; ``--link 40,20`` gives shaped_copy another link (MB/s each way, ms).
 
 Prints one JSON document on stdout, a short table on stderr, and writes the document to
 ``benchmarks/results/latest.json`` (smoke mode, a self-test on tiny sizes, writes only ``--out``).
