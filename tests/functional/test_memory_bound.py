@@ -85,7 +85,7 @@ def _peak_rss_of_copy(config: Path, endpoint: str, url: str) -> int:
 
 def test_formula_is_the_readme_one() -> None:
     defaults = TransferSettings()
-    assert defaults.memory_bound(steps=1) == 56 * MiB  # README: 12 + 12 + 32 MiB
+    assert defaults.memory_bound(steps=1) == 60 * MiB  # README: 8 + 12 + 40 MiB
     assert SETTINGS.memory_bound(steps=1) == (2 + 6 + 15) * MiB
 
 
