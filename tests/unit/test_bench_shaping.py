@@ -44,6 +44,7 @@ def test_sizes_and_links_from_the_command_line() -> None:
             parse_link(bad)
 
 
+@pytest.mark.soak  # seven measured jobs in subprocesses: most of a minute on a busy machine
 def test_sized_scenarios_take_the_sizes_and_the_link(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     command = [sys.executable, "-m", "benchmarks", "--mode", "smoke", "--only",
