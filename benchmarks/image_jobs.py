@@ -17,6 +17,7 @@ from benchmarks.baselines import (
     staged_watermark,
     watermark_params,
 )
+from benchmarks.job import cpu_seconds
 from benchmarks.jobs import OperationTimer, stage_timeline, workflow_document
 from benchmarks.moto_server import READ_TIMEOUT, REGION, s3_client
 
@@ -76,14 +77,15 @@ def pipeline_file(params: dict[str, Any]) -> dict[str, Any]:
     logging.basicConfig(level=logging.ERROR)
     workflow = load_image_workflow(marks_of(params))
     source, destination = Path(params["source"]), Path(params["destination"])
-    began = time.perf_counter()
+    cpu_before, began = cpu_seconds(), time.perf_counter()
     report = anyio.run(process_file, workflow, source, destination)
-    elapsed = time.perf_counter() - began
+    elapsed, cpu = time.perf_counter() - began, cpu_seconds() - cpu_before
     steps = report["steps"]
     assert isinstance(steps, list)
     decode: dict[str, Any] = next((s for s in steps if s["name"] == "decode"), {})
     return {
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "output_bytes": destination.stat().st_size,
         "decode": decode.get("details", {}),
     }
