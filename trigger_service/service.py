@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
-import boto3
 from anyio.abc import TaskGroup
-from botocore.config import Config
 
 from storage_adapter import StorageIO, StorageSettings, TransferSettings
 from trigger_service.api.auth import RequestAuth
@@ -132,6 +130,9 @@ def frozen_heap(enabled: bool) -> Iterator[None]:
 
 def make_sqs_client(config: ServiceConfig) -> SQSClient:
     """A boto3 SQS client whose read timeout outlasts a long poll."""
+    import boto3.session  # here: importing the service does not load boto3 (~20 MB of RSS)
+    from botocore.config import Config
+
     storage = config.storage
     session = boto3.session.Session(profile_name=storage.profile)
     return session.client(

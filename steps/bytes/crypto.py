@@ -16,7 +16,8 @@ The cipher work runs in worker threads under the CPU limiter.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
+
 from pydantic import Field
 
 from steps.api import StepContext, StepDefinition
@@ -30,6 +31,7 @@ from steps.bytes.sealed import (
     TAG_BYTES,
     Header,
     header_length,
+    new_cipher,
     new_header,
     open_chunk,
     open_header,
@@ -37,6 +39,9 @@ from steps.bytes.sealed import (
 )
 from steps.cpu import run_cpu
 from steps.errors import DecryptionFailed, InvalidEncryptedData
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
 class EncryptParams(KeyParams):
@@ -64,7 +69,7 @@ async def encrypt(ctx: StepContext) -> None:
     """Encrypt the stream: the header, then one sealed chunk per ``chunk_size`` bytes."""
     params: EncryptParams = ctx.params
     key = _key(ctx)
-    cipher = AESGCM(key.material)
+    cipher = new_cipher(key)
     header = new_header(key, params.chunk_size)
     await ctx.write(header.raw)
     splitter = BlockSplitter(params.chunk_size)
@@ -112,7 +117,7 @@ def _open(
 async def decrypt(ctx: StepContext) -> None:
     """Decrypt a stream written by ``encrypt``, verifying every chunk before sending it on."""
     key = _key(ctx)
-    cipher = AESGCM(key.material)
+    cipher = new_cipher(key)
     prefix = bytearray()
     header: Header | None = None
     splitter: BlockSplitter | None = None

@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from steps.api import StepContext, StepDefinition
 from steps.cpu import run_cpu
 from steps.errors import InvalidLogLine, LineTooLong, PatternTimeout
+
+if TYPE_CHECKING:
+    import regex
 
 Scalar = str | int | float | bool | None
 MAX_PATTERN_LENGTH = 4096
@@ -69,6 +71,8 @@ class LinesParams(BaseModel):
     @field_validator("match", "exclude")
     @classmethod
     def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        import regex  # here, not at module level: only workflows that filter lines need it
+
         for pattern in patterns:
             if len(pattern) > MAX_PATTERN_LENGTH:
                 raise ValueError(f"a pattern is longer than {MAX_PATTERN_LENGTH} characters")
@@ -103,6 +107,8 @@ class LineFilter:
     lines_invalid: int = 0
 
     def __post_init__(self) -> None:
+        import regex
+
         flags = regex.V0 | (regex.IGNORECASE if self.params.ignore_case else 0)
         self._match = [regex.compile(p, flags) for p in self.params.match]
         self._exclude = [regex.compile(p, flags) for p in self.params.exclude]

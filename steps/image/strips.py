@@ -29,6 +29,8 @@ from steps.image.picture import Picture, expect_picture, upright
 STRIP_BYTES = 1024 * 1024
 #: Strip heights are multiples of this many rows (a JPEG MCU row is 8 or 16 rows).
 STRIP_ALIGN = 16
+#: Modes Pillow stores in fewer than 4 bytes per pixel; every other one takes 4 (RGB too).
+_NARROW_MODES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,15 @@ class PictureStrip:
         return PictureStrip(replace(self.picture, frames=frames), self.top, size)
 
 
-def strip_rows(width: int, bands: int, frames: int = 1, target: int | None = None) -> int:
-    """Rows per strip so that a strip holds about ``target`` bytes (a multiple of 16 rows)."""
-    row_bytes = max(1, width * bands * frames)
+def pixel_bytes(mode: str) -> int:
+    """Bytes Pillow holds per pixel of an image in ``mode`` (4 for RGB)."""
+    return _NARROW_MODES.get(mode, 4)
+
+
+def strip_rows(width: int, pixel: int, frames: int = 1, target: int | None = None) -> int:
+    """Rows per strip so that a strip of ``pixel``-byte pixels holds about ``target`` bytes
+    (default :data:`STRIP_BYTES`; a multiple of 16 rows)."""
+    row_bytes = max(1, width * pixel * frames)
     rows = (target or STRIP_BYTES) // row_bytes
     return max(STRIP_ALIGN, rows // STRIP_ALIGN * STRIP_ALIGN)
 
@@ -102,7 +110,7 @@ def split_picture(picture: Picture, rows: int | None = None) -> Iterator[Picture
     picture = upright(picture)
     width, height = picture.size
     first = picture.frames[0]
-    rows = rows or strip_rows(width, len(first.getbands()), len(picture.frames))
+    rows = rows or strip_rows(width, pixel_bytes(first.mode), len(picture.frames))
     for top, bottom in row_spans(height, rows):
         yield crop_strip(picture, top, bottom)
 
@@ -199,7 +207,7 @@ async def write_strips(ctx: StepContext, picture: Picture, *, whole: bool = Fals
     """
     picture = await run_cpu(upright, picture)
     width, height = picture.size
-    rows = strip_rows(width, len(picture.frames[0].getbands()), len(picture.frames))
+    rows = strip_rows(width, pixel_bytes(picture.frames[0].mode), len(picture.frames))
     if whole:
         rows = height
     for top, bottom in row_spans(height, rows):

@@ -100,3 +100,19 @@ def test_bad_image_error_code_reaches_the_record(
     error = record["error"]
     assert isinstance(error, dict) and error["code"] == "InvalidImage"
     assert error["step"] == "decode"
+
+
+def test_process_reads_an_s3_logo_through_a_client_made_on_demand(
+    tmp_path: Path, config: Path, moto_endpoint: str
+) -> None:
+    source, out = tmp_path / "photo.jpg", tmp_path / "out.webp"
+    source.write_bytes(_jpeg((800, 600), 1))
+    argv = ["process", "-q", "--config", str(config), "--workflow", "photos"]
+    result = CliRunner().invoke(
+        main, [*argv, "--endpoint-url", moto_endpoint, str(source), str(out)]
+    )
+    assert result.exit_code == 0, result.stderr
+    with Image.open(out) as image:
+        assert image.size == (400, 300)
+        red, green, blue = image.convert("RGB").getpixel((20, 10))  # type: ignore[misc]
+    assert red > 200 and green < 60 and blue < 60  # the logo, read from the bucket

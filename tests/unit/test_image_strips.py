@@ -24,11 +24,12 @@ from steps.image import (
 from steps.image.codec.jpeg_strips import JpegStripWriter
 from steps.image.codec.modes import resizable
 from steps.image.ops import compress as compress_module
+from steps.image.ops import resize as resize_module
 from steps.image.ops.compress import UNBOUNDED, CompressParams, resize_frame, resize_plan
 from steps.image.ops.resize import StripResizer
 from steps.image.ops.watermark import picture_overlays, watermark_strip
 from steps.image.picture import upright
-from steps.image.strips import crop_strip
+from steps.image.strips import crop_strip, pixel_bytes, strip_rows
 from tests.support.fakes import MemorySink
 from tests.support.images import encode, noise, open_bytes, oriented_jpeg
 from tests.unit.test_image_pipeline import ChunkSource, planned, run
@@ -122,6 +123,28 @@ def test_strip_resize_with_integer_reduction(resample: str) -> None:
     )
     whole = resize_frame(image, target, resample)
     assert max_difference(resized_in_strips(image, target, resample, 16, 91), whole) <= 1
+
+
+@pytest.mark.parametrize("band_bytes", [1, 5000])
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "I;16", "F"])
+def test_strip_resize_with_the_horizontal_pass_in_bands(
+    monkeypatch: pytest.MonkeyPatch, mode: str, band_bytes: int
+) -> None:
+    """A job copies its window a band of rows at a time; the result does not change."""
+    monkeypatch.setattr(resize_module, "BAND_BYTES", band_bytes)
+    for (size, box), resample in [
+        (((640, 481), (100, 100)), "lanczos"),  # reduced first (factor 2)
+        (((301, 403), (151, 1000)), "bicubic"),
+        (((999, 125), (97, 97)), "nearest"),
+        (((1601, 1203), (100, 100)), "box"),  # reduced 5×: bands of 5 rows at least
+    ]:
+        image = sample(mode, size)
+        if mode in _PREMULTIPLIED:
+            image = resizable(image).convert(_PREMULTIPLIED[mode])
+        target = compress_module.fit_within(size, box)
+        whole = resize_frame(image, target, resample)
+        strips = resized_in_strips(image, target, resample, 16, 37)
+        assert max_difference(strips, whole) <= 1, (mode, size, resample, band_bytes)
 
 
 def test_whole_resize_matches_pillow_on_a_photo() -> None:
@@ -325,7 +348,9 @@ def test_decode_cuts_bands_for_a_step_that_does_not_shrink() -> None:
     step_list: list[tuple[str, dict[str, Any]]] = [("watermark", {"text": "© Example"})]
     result = anyio.run(run, ChunkSource(data), step_list, sink)
     by_name = {m.name: m for m in result.stages}
-    assert by_name["decode"].frames_out == 4  # 288-row bands of a 1200 × 901 RGB picture
+    # 208-row bands of a 1200 × 901 RGB picture: about 1 MiB as Pillow holds it (4 bytes a pixel)
+    assert strip_rows(1200, pixel_bytes("RGB")) == 208
+    assert by_name["decode"].frames_out == 5
     whole = watermark_picture(decode_bytes(data), prepared({"text": "© Example"}))
     assert ImageChops.difference(open_bytes(result.output), whole.image).getbbox() is None
 

@@ -155,7 +155,8 @@ def process(
         _fail(f"input file {source} does not exist", "NoSuchFile")
     if source.resolve() == destination.resolve():
         _fail("SOURCE and DESTINATION must differ: originals are never modified")
-    io = StorageIO.from_settings(storage_from_env(endpoint_url=endpoint_url))
+    # A client only if the workflow reads an s3:// resource: local work never imports boto3.
+    io = StorageIO.on_demand(storage_from_env(endpoint_url=endpoint_url))
     total = source.stat().st_size
     into_directory = destination.is_dir()
 

@@ -20,9 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import boto3
-from botocore.config import Config
-
 from storage_adapter import StorageSettings
 
 if TYPE_CHECKING:
@@ -71,6 +68,9 @@ class EmbeddedStorage:
 
     def s3_client(self) -> S3Client:
         """A boto3 S3 client for the embedded server."""
+        import boto3
+        from botocore.config import Config
+
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -82,6 +82,8 @@ class EmbeddedStorage:
 
     def sqs_client(self) -> SQSClient:
         """A boto3 SQS client for the embedded server."""
+        import boto3
+
         return boto3.client(
             "sqs",
             endpoint_url=self.endpoint_url,

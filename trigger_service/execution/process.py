@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bridge import Branch, FanOut, Stage, StageMetrics, run_pipeline
 from steps import share_frame, to_stage
+from trigger_service.execution.allocator import tune_allocator
 from trigger_service.execution.local import FileSink, FileSource
 from trigger_service.records import StepRecord
 from trigger_service.workflows.branches import Branch as OutputBranch
@@ -32,7 +33,10 @@ async def process_file(
     """Process ``source`` into ``destination``; raises ``StageFailed`` (nothing written).
 
     ``metrics``, when given (empty), is filled with each stage's live metrics (progress bars).
+    The allocator is tuned as for bucket executions (see :mod:`.allocator`): freed picture
+    windows and strips go back to the system instead of staying resident.
     """
+    tune_allocator()
     log = logging.LoggerAdapter(logger, {"workflow": workflow.name, "file": str(source)})
     stages = [Stage("read", FileSource(source).run)]
     stages += [to_stage(step, log) for step in workflow.planned_steps()]

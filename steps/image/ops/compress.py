@@ -29,7 +29,7 @@ from steps.image.ops.resize import ResizePlan, StripResizer, WindowJob
 from steps.image.params import RESAMPLING, Color, ResampleName
 from steps.image.picture import EncodeOptions, Picture, StripPolicy, swaps_axes
 from steps.image.picture import upright as set_upright
-from steps.image.strips import PictureStrip, expect_strip, strip_rows
+from steps.image.strips import PictureStrip, expect_strip, pixel_bytes, strip_rows
 
 #: Stands for "no limit" on one side of a size hint.
 UNBOUNDED = 2**31 - 1
@@ -211,7 +211,7 @@ class _PictureResize:
             return cls(picture, target, None)
         first = resizable(strip.frames[0])
         plan = resize_plan(strip.frames[0], target, params.resample, source=strip.size)
-        rows = strip_rows(target[0], len(first.getbands()), len(strip.frames))
+        rows = strip_rows(target[0], pixel_bytes(first.mode), len(strip.frames))
         return cls(picture, target, StripResizer(plan, rows))
 
     def add(self, strip: PictureStrip) -> list[tuple[_Pending, WindowJob | None]]:

@@ -13,7 +13,10 @@ it as 32-bit floats), which moves a weight by about 1e-6: at most 1 in 8-bit out
 
 The two passes are made as two calls, horizontal then vertical, for strips and whole pictures
 alike: Pillow 13 may otherwise pick the order by cost, which differs between a strip and the
-whole picture, and the intermediate rounding and clipping would then differ too.
+whole picture, and the intermediate rounding and clipping would then differ too. The horizontal
+pass treats each row on its own, so a :class:`WindowJob` runs it over bands of the window's
+rows (at most :data:`BAND_BYTES` each) and joins the results: however wide the picture and
+however tall the window, a job copies at most one band of source rows at a time.
 
 ``reducing_gap`` (a first integer ``reduce()`` when shrinking a lot) is reproduced too: the
 factor is the one Pillow picks for the whole picture, and windows start on a multiple of it so
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from steps.image.strips import pixel_bytes
+
 #: Pillow's filter supports, in source pixels at scale 1 (``Image._filters_support``).
 FILTER_SUPPORT: dict[Image.Resampling, float] = {
     Image.Resampling.NEAREST: 1.0,
@@ -38,6 +43,10 @@ FILTER_SUPPORT: dict[Image.Resampling, float] = {
 }
 #: Rows added on each side of a window, beyond the support, for float rounding.
 WINDOW_MARGIN = 2
+#: Most source rows a resize job copies at a time for the horizontal pass, in bytes. Each band
+#: costs one more Pillow call, which recomputes the filter weights of the whole row (~1 ms for
+#: 2048 Lanczos outputs): smaller bands save little memory for much CPU.
+BAND_BYTES = 4 * 1024 * 1024
 _PREMULTIPLIED = {"LA": "La", "RGBA": "RGBa"}
 
 
@@ -104,27 +113,43 @@ class ResizePlan:
         The window must hold at least :meth:`rows_needed`; with a reduction, ``window_top``
         must be a multiple of the factor.
         """
+        passed = self.horizontal(window, window_top)
+        return self.vertical(passed, window.mode, window_top, top, bottom)
+
+    def horizontal(self, rows: Image.Image, rows_top: int) -> Image.Image:
+        """The first pass over source rows from ``rows_top``: premultiplied, reduced, resized
+        to the target width (each row on its own, so bands of rows may be passed one by one).
+
+        With a reduction, ``rows_top`` must be a multiple of the factor, and so must the band's
+        height unless it ends the picture.
+        """
         fx, fy = self.factor
-        if window_top % fy:
-            raise ValueError(f"window top {window_top} is not a multiple of the factor {fy}")
-        image = window
-        premultiplied = self.resample != Image.Resampling.NEAREST and window.mode in _PREMULTIPLIED
-        if premultiplied:
-            image = image.convert(_PREMULTIPLIED[window.mode])
+        if rows_top % fy:
+            raise ValueError(f"window top {rows_top} is not a multiple of the factor {fy}")
+        image = rows
+        if self.resample != Image.Resampling.NEAREST and rows.mode in _PREMULTIPLIED:
+            image = image.convert(_PREMULTIPLIED[rows.mode])
         if (fx, fy) != (1, 1):
             image = image.reduce((fx, fy))
-        offset = window_top / fy
         width = self.source[0] / fx
         if image.width != self.target[0] or width != image.width:
             # Horizontal pass alone: the height and the vertical box are unchanged.
             image = image.resize(
                 (self.target[0], image.height), self.resample, box=(0.0, 0.0, width, image.height)
             )
+        return image
+
+    def vertical(
+        self, image: Image.Image, mode: str, window_top: int, top: int, bottom: int
+    ) -> Image.Image:
+        """The second pass: output rows ``[top, bottom)`` from :meth:`horizontal`'s result for
+        source rows (in ``mode``) from ``window_top``, in ``mode`` again."""
         if self.resample == Image.Resampling.NEAREST:
             return self._nearest_rows(image, window_top, top, bottom)
+        offset = window_top / self.factor[1]
         box = (0.0, top * self.scale_y - offset, float(image.width), bottom * self.scale_y - offset)
         out = image.resize((image.width, bottom - top), self.resample, box=box)
-        return out.convert(window.mode) if premultiplied else out
+        return out.convert(mode) if out.mode != mode else out
 
     def _nearest_rows(
         self, image: Image.Image, window_top: int, top: int, bottom: int
@@ -171,21 +196,42 @@ class WindowJob:
     bottom: int
 
     def run(self) -> tuple[Image.Image, ...]:
-        """Build each frame's window (a copy of just its rows) and resize it."""
-        start, stop = self.window
-        count = len(self.pieces[0][1])
-        outputs = []
-        for index in range(count):
-            window_top, window = self._window(index, start, stop)
-            outputs.append(self.plan.resize_window(window, window_top, self.top, self.bottom))
-        return tuple(outputs)
+        """Each frame's output rows: the horizontal pass band by band, then the vertical pass.
 
-    def _window(self, index: int, start: int, stop: int) -> tuple[int, Image.Image]:
+        The window's source rows are copied a band at a time (:data:`BAND_BYTES`), so a job
+        holds at most one band, the horizontally resized window and its output.
+        """
+        return tuple([self._frame(index) for index in range(len(self.pieces[0][1]))])
+
+    def _frame(self, index: int) -> Image.Image:
+        start, stop = self.window
         first = self.pieces[0][1][index]
-        window = Image.new(first.mode, (first.width, stop - start))
-        for piece_top, frames in self.pieces:
-            window.paste(frames[index], (0, piece_top - start))  # clipped to the window
-        return start, window
+        fy = self.plan.factor[1]
+        rows = max(fy, BAND_BYTES // max(1, first.width * pixel_bytes(first.mode)) // fy * fy)
+        bands = [(top, min(top + rows, stop)) for top in range(start, stop, rows)]
+        passed = self.plan.horizontal(self._rows(index, *bands[0]), start)
+        if len(bands) > 1:  # the first band's result, then each next one, in one image
+            height = sum(-(-(bottom - top) // fy) for top, bottom in bands)
+            joined = Image.new(passed.mode, (passed.width, height))
+            joined.paste(passed, (0, 0))
+            passed = joined
+            for top, bottom in bands[1:]:
+                band = self.plan.horizontal(self._rows(index, top, bottom), top)
+                passed.paste(band, (0, (top - start) // fy))
+        return self.plan.vertical(passed, first.mode, start, self.top, self.bottom)
+
+    def _rows(self, index: int, start: int, stop: int) -> Image.Image:
+        """Source rows ``[start, stop)`` of frame ``index`` (a copy)."""
+        covering = [(top, frames[index]) for top, frames in self.pieces]
+        for top, frame in covering:
+            if top <= start and stop <= top + frame.height:
+                return frame.crop((0, start - top, frame.width, stop - top))
+        first = covering[0][1]
+        rows = Image.new(first.mode, (first.width, stop - start))
+        for top, frame in covering:
+            if top < stop and top + frame.height > start:
+                rows.paste(frame, (0, top - start))  # clipped to the rows
+        return rows
 
 
 class StripResizer:
