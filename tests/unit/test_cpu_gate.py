@@ -44,10 +44,9 @@ async def test_another_task_gets_the_token_while_the_worker_waits() -> None:
         await other_ran.wait()  # only possible if the token was lent back
 
     with anyio.fail_after(5):
-        async with anyio.create_task_group() as group:
-            async with gate:
-                group.start_soon(other)
-                await anyio.to_thread.run_sync(gate.run_waiting, wait)
+        async with anyio.create_task_group() as group, gate:
+            group.start_soon(other)
+            await anyio.to_thread.run_sync(gate.run_waiting, wait)
     assert other_ran.is_set()
 
 
