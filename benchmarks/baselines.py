@@ -105,8 +105,13 @@ def fit(size: tuple[int, int], limit: int = MAX_SIZE) -> tuple[int, int]:
 
 
 def resize(image: Image.Image) -> Image.Image:
-    """Set upright and fit in 2048 × 2048 with Lanczos."""
-    upright = ImageOps.exif_transpose(image)
+    """Set upright and fit in 2048 × 2048 with Lanczos (what ``Image.thumbnail`` does here).
+
+    ``exif_transpose`` works in place: without ``in_place`` it copies the whole picture even
+    when it is upright already.
+    """
+    ImageOps.exif_transpose(image, in_place=True)
+    upright = image
     if upright.mode != "RGB":
         upright = upright.convert("RGB")
     return upright.resize(fit(upright.size), Image.Resampling.LANCZOS)

@@ -47,6 +47,12 @@ def current_rss_bytes() -> int:
     return (rss or 0) * 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process has used so far, every thread included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def resolve(target: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The function named ``module:function``."""
     module_name, _, name = target.partition(":")

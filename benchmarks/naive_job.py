@@ -11,12 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.baselines import Marks, naive_process
+from benchmarks.job import cpu_seconds
 
 
 def naive_file(params: dict[str, Any]) -> dict[str, Any]:
     """Open, load, exif_transpose, resize, paste, save, on a local file."""
     source, destination = Path(params["source"]), Path(params["destination"])
     logo = params.get("logo")
-    began = time.perf_counter()
+    cpu_before, began = cpu_seconds(), time.perf_counter()
     naive_process(source, destination, Marks(logo=Path(logo) if logo else None))
-    return {"seconds": time.perf_counter() - began, "output_bytes": destination.stat().st_size}
+    return {
+        "seconds": time.perf_counter() - began,
+        "cpu_seconds": cpu_seconds() - cpu_before,
+        "output_bytes": destination.stat().st_size,
+    }

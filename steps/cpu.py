@@ -11,8 +11,7 @@ The limiter lives in an anyio ``RunVar``, so there is one per event loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar, TypeVarTuple
 
@@ -45,8 +44,10 @@ async def run_cpu(function: Callable[[*Ts], T], *args: *Ts) -> T:
 class CpuGate:
     """One CPU token for a worker thread that also waits on the event loop.
 
-    ``async with gate:`` takes the token; in the worker thread, ``with gate.waiting():`` gives it
-    back for the duration of a wait and takes it again afterwards.
+    ``async with gate:`` takes the token; in the worker thread, :meth:`run_waiting` awaits a
+    coroutine function on the event loop with the token given back meanwhile — one trip to the
+    loop for the release, the wait and the new acquire, which matters on a busy machine, where
+    each trip waits for the loop's thread to be scheduled.
     """
 
     def __init__(self, limiter: anyio.CapacityLimiter | None = None) -> None:
@@ -65,15 +66,18 @@ class CpuGate:
     ) -> None:
         self._release()
 
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """In the worker thread: lend the token back while the block waits.
+    def run_waiting(self, function: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:
+        """In the worker thread: ``await function(*args)`` on the event loop, token lent back.
 
-        If the wait raises (cancellation, a closed channel) the token is not taken again.
+        If it raises (cancellation, a closed channel) the token is not taken again.
         """
-        anyio.from_thread.run_sync(self._release)
-        yield
-        anyio.from_thread.run(self._acquire)
+        return anyio.from_thread.run(self._lend, function, *args)
+
+    async def _lend(self, function: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:
+        self._release()
+        result = await function(*args)
+        await self._acquire()
+        return result
 
     async def _acquire(self) -> None:
         await self._limiter.acquire_on_behalf_of(self)

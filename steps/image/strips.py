@@ -205,11 +205,13 @@ async def write_strips(ctx: StepContext, picture: Picture, *, whole: bool = Fals
     ``whole`` sends it as one strip, for a step that reads windows of rows itself (compress):
     cutting bands would copy every row while the decoded picture is still held.
     """
-    picture = await run_cpu(upright, picture)
+    if picture.orientation != 1:  # an upright picture needs no trip to a worker thread
+        picture = await run_cpu(upright, picture)
     width, height = picture.size
     rows = strip_rows(width, pixel_bytes(picture.frames[0].mode), len(picture.frames))
-    if whole:
-        rows = height
+    if whole or rows >= height:  # one strip, no copy: sent at once
+        await ctx.write(crop_strip(picture, 0, height))
+        return
     for top, bottom in row_spans(height, rows):
         await ctx.write(await run_cpu(crop_strip, picture, top, bottom))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import anyio
@@ -273,6 +274,39 @@ def test_compress_resizes_strips_in_parallel(monkeypatch: pytest.MonkeyPatch) ->
     data = encode(sample("RGB", (1600, 1200)), "PNG")
     anyio.run(_run_steps, data, [("compress", {"max_width": 1000})])
     assert most >= 2
+
+
+def test_compress_resizes_no_more_strips_at_once_than_cpu_tokens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lock, running, most = threading.Lock(), 0, 0
+    original = resize_module.WindowJob.run
+
+    def counting(self: resize_module.WindowJob) -> tuple[Image.Image, ...]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            return original(self)
+        finally:
+            with lock:
+                running -= 1
+
+    limiters: list[anyio.CapacityLimiter] = []
+
+    def two_tokens() -> anyio.CapacityLimiter:  # one limiter, made inside the event loop
+        if not limiters:
+            limiters.append(anyio.CapacityLimiter(2))
+        return limiters[0]
+
+    monkeypatch.setattr(resize_module.WindowJob, "run", counting)
+    monkeypatch.setattr(compress_module, "cpu_limiter", two_tokens)
+    monkeypatch.setattr("steps.cpu.cpu_limiter", two_tokens)
+    data = encode(sample("RGB", (1600, 1200)), "PNG")
+    output = anyio.run(_run_steps, data, [("compress", {"max_width": 1000})])
+    assert 1 <= most <= 2
+    assert open_bytes(output).size == (1000, 750)
 
 
 def test_planner_joins_and_splits_around_whole_picture_steps() -> None:

@@ -272,6 +272,7 @@ def run_service(
             ),
             worker_id=settings.worker_id or default_worker_id(),
             lease_seconds=settings.lease_seconds,
+            freeze_heap=True,
         )
         click.echo(f"Worker {config.worker_id}, leases of {settings.lease_seconds:g} s")
         uvicorn.run(

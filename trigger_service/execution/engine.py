@@ -3,6 +3,9 @@
 The pipeline is ``read → [decode] → steps… → [encode] → write``. The writer tags the output
 with ``x-amz-meta-bucketstream-execution`` so it never triggers a workflow again, and reports
 its multipart upload id as soon as it exists so a crashed execution's upload can be aborted.
+The input is HEADed (pinned, and refused if it is an output); when the record already pins it
+(etag and size, as the intake records every input it HEADed) the first ranged GETs do not wait
+for that HEAD: it runs alongside them inside the read stage (:func:`read_while_checking`).
 
 A fan-out workflow's pipeline is ``read → [decode] → shared steps… → tee``, the tee feeding
 each branch's ``steps… → [encode] → write`` (see :mod:`bridge.tee`): the input is read and
@@ -23,6 +26,7 @@ from bridge import Branch, FanOut, Sink, Stage, StageContext, StageMetrics, run_
 from steps import share_frame, to_stage
 from storage_adapter import (
     MultipartWriter,
+    ObjectInfo,
     RangedReader,
     StorageIO,
     TransferSettings,
@@ -140,12 +144,12 @@ class ExecutionEngine:
     ) -> dict[str, WriteResult]:
         """Run the pipeline; returns what each output wrote, by branch name."""
         reader = pinned_reader(self.io, record.input, self.transfer)
-        info = await reader.stat()
-        record.input = ObjectRef.of(info)
-        loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
-        if loop is not None and loop.reason == REASON_EXECUTION_OUTPUT:
-            raise LoopPrevented(loop.detail)
-        stages = [Stage("read", reader.run)]
+        if is_pinned(record.input):
+            read = read_while_checking(reader, lambda info: accept_input(record, info))
+        else:
+            accept_input(record, await reader.stat())
+            read = reader.run
+        stages = [Stage("read", read)]
         stages += [to_stage(step, log) for step in workflow.planned_steps()]
         if workflow.fan_out:
             chosen = workflow.branch(output_name).name if tee is not None else None
@@ -153,7 +157,7 @@ class ExecutionEngine:
             sink: Sink[dict[str, WriteResult]] = fan_out
             branch_metrics = fan_out.all_metrics()
         else:
-            output_key = workflow.branches[0].render_key(info.key, record.id)
+            output_key = workflow.branches[0].render_key(record.input.key, record.id)
             sink = _single(
                 self._sink(workflow.branches[0], record, output_key, tee, store_output, report)
             )
@@ -281,13 +285,50 @@ def _output_ref(name: str, written: WriteResult) -> OutputRef:
 
 
 def pinned_reader(io: StorageIO, source: ObjectRef, transfer: TransferSettings) -> RangedReader:
-    """A ranged reader of ``source`` pinned to its etag and version, sized by ``transfer``."""
+    """A ranged reader of ``source`` pinned to its etag, size and version, sized by ``transfer``."""
     return RangedReader(
         io,
         source.bucket,
         source.key,
         etag=source.etag,
+        size=source.size,
         version_id=source.version_id,
         chunk_size=transfer.chunk_size,
         read_ahead=transfer.read_ahead,
     )
+
+
+def is_pinned(source: ObjectRef) -> bool:
+    """Whether ``source`` names one version well enough to read it without a HEAD first.
+
+    The intake HEADs every object it starts an execution for (etag and size then come from
+    the store, not from the event), so an execution's input normally is.
+    """
+    return bool(source.etag) and source.size is not None
+
+
+def accept_input(record: ExecutionRecord, info: ObjectInfo) -> None:
+    """Take the HEAD of the input into ``record``; raises LoopPrevented for an output."""
+    record.input = ObjectRef.of(info)
+    loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
+    if loop is not None and loop.reason == REASON_EXECUTION_OUTPUT:
+        raise LoopPrevented(loop.detail)
+
+
+def read_while_checking(
+    reader: RangedReader, check: Callable[[ObjectInfo], None]
+) -> Callable[[StageContext], Awaitable[None]]:
+    """The read stage of a pinned input: ranged GETs at once, the input's HEAD alongside.
+
+    The GETs are pinned by themselves (``If-Match``, ``Content-Range`` checked against the
+    size), so they need nothing from the HEAD; ``check`` (the output-marker check) gets its
+    answer. The stage ends only once both are done, so a failed check fails the read stage
+    and nothing is committed; a store round trip leaves the critical path.
+    """
+
+    async def read(ctx: StageContext) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(reader.run, ctx)
+            check(await reader.stat())
+
+    return read

@@ -4,7 +4,8 @@
 whitelist → pixel-count check as soon as the header is known (raises before the body is read)
 → ``draft`` to the smallest JPEG DCT scale that still covers ``target_size × oversample`` →
 ``load``. The ``decode`` step runs it in a worker thread whose reader pulls chunks from the
-stage input with ``anyio.from_thread.run``, and records decode progress in the stage metrics.
+stage input through its CPU gate (one trip to the event loop per chunk), and records decode
+progress in the stage metrics. It also sets up Pillow's block cache (:mod:`.blocks`).
 
 ``Image.MAX_IMAGE_PIXELS`` is never changed and ``LOAD_TRUNCATED_IMAGES`` never set: the limit
 is checked here with the workflow's ``max_pixels``; Pillow's own decompression-bomb check
@@ -37,6 +38,7 @@ from steps.errors import (
     TruncatedImage,
     UnsupportedFormat,
 )
+from steps.image.codec.blocks import keep_freed_blocks
 from steps.image.codec.exif import CorruptExif, ExifData, parse_exif
 from steps.image.codec.formats import (
     ANIMATED_FORMATS,
@@ -242,6 +244,7 @@ async def decode(ctx: StepContext) -> None:
     params: DecodeParams = ctx.params
     chunks = ctx.input
     gate = CpuGate()
+    keep_freed_blocks()
 
     async def next_chunk() -> bytes | None:
         try:
@@ -253,8 +256,7 @@ async def decode(ctx: StepContext) -> None:
         return bytes(frame)
 
     def fetch() -> bytes | None:
-        with gate.waiting():
-            return anyio.from_thread.run(next_chunk)
+        return gate.run_waiting(next_chunk)
 
     reader = ChunkReader(fetch)
     progress = DecodeProgress()

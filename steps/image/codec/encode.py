@@ -3,7 +3,7 @@
 ``encode_picture`` is pure Pillow: pending orientation applied, modes converted for the output
 format, metadata chosen by the strip policy (orientation tag removed from kept EXIF), then
 ``Image.save`` into a :class:`ChunkWriter`. The ``encode`` step runs it in a worker thread whose
-writer forwards each 64 KiB frame with ``anyio.from_thread.run(ctx.write, ...)`` — the upload
+writer forwards each 64 KiB frame with ``gate.run_waiting(ctx.write, ...)`` — the upload
 overlaps encoding, and a slow upload slows the encoder (backpressure).
 
 Baseline JPEG and PNG stream as they encode. Progressive or optimized JPEG, WebP and AVIF are
@@ -152,8 +152,7 @@ async def write_encoded(ctx: StepContext, picture: Picture) -> None:
     gate = CpuGate()
 
     def emit(chunk: bytes) -> None:
-        with gate.waiting():
-            anyio.from_thread.run(ctx.write, chunk)
+        gate.run_waiting(ctx.write, chunk)
 
     async with gate:
         result = await anyio.to_thread.run_sync(encode_picture, picture, ChunkWriter(emit))

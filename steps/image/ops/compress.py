@@ -158,12 +158,16 @@ async def compress(ctx: StepContext) -> None:
     """The compress step on strips: output strips resized in parallel, written in order.
 
     Each output strip is resized in a worker thread (Pillow releases the GIL) as soon as the
-    source rows it needs have arrived; up to one strip per CPU token is in flight, so a picture
-    uses every core the CPU limiter grants and no more.
+    source rows it needs have arrived; up to one strip per CPU token is resized at a time, so a
+    picture uses every core the CPU limiter grants and no more, and at most two strips per token
+    are pending (being resized, waiting for a token, or done and waiting to be sent in order).
     """
     params: CompressParams = ctx.params
     in_flight = max(1, int(cpu_limiter().total_tokens))
-    send, receive = anyio.create_memory_object_stream[_Pending](in_flight - 1)
+    # Up to twice as many output strips pending as tokens: the next jobs already wait on the
+    # limiter, so a finished job's token goes on to the next job at once instead of after the
+    # writer sent that strip on (measured ~5 % less wall on the 24 MP benchmark).
+    send, receive = anyio.create_memory_object_stream[_Pending](2 * in_flight - 1)
     async with anyio.create_task_group() as group:
         group.start_soon(_write_in_order, ctx, receive)
         async with send:

@@ -1,0 +1,137 @@
+"""An input already pinned (etag and size, as the intake records it): read at once, still checked.
+
+The engine's HEAD of such an input runs next to the ranged GETs instead of before them; its
+checks (an output of an execution is never processed, the version is the one pinned) must hold
+all the same, with nothing written when they fail.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from tests.support.engine import engine, execute, gzip_workflow
+from trigger_service.execution.engine import ExecutionEngine
+from trigger_service.records import ExecutionRecord, ExecutionStatus
+from trigger_service.workflows.model import Workflow
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+#: Longest a held-back HEAD waits for the first GET (only reached if reading waits on it).
+HEAD_HOLD_SECONDS = 5.0
+
+
+def _execute(
+    run: ExecutionEngine, workflow: Workflow, bucket: str, key: str, **fields: Any
+) -> ExecutionRecord:
+    return anyio.run(functools.partial(execute, run, workflow, bucket, key, **fields))
+
+
+def _etag(s3: S3Client, bucket: str, key: str) -> str:
+    return s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+
+
+def _nothing_written(s3: S3Client, bucket: str) -> bool:
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0)
+    return listed == 0 and s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_pinned_input_is_read_before_its_head_answers(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="in/a.txt", Body=b"hello " * 1000)
+    etag = _etag(s3, bucket, "in/a.txt")
+    run = engine(moto_endpoint)
+    calls: list[str] = []
+    first_get = threading.Event()
+
+    def before(model: Any, **_: Any) -> None:
+        calls.append(f"send {model.name}")
+        if model.name == "GetObject":
+            first_get.set()
+        if model.name == "HeadObject":  # held until a GET is on its way, if one comes
+            first_get.wait(HEAD_HOLD_SECONDS)
+
+    def after(model: Any, **_: Any) -> None:
+        calls.append(f"answered {model.name}")
+
+    run.io.client.meta.events.register("before-call.s3", before)
+    run.io.client.meta.events.register("after-call.s3", after)
+    workflow = gzip_workflow(bucket)
+
+    record = _execute(run, workflow, bucket, "in/a.txt", etag=etag, size=6000)
+
+    assert record.status is ExecutionStatus.SUCCEEDED, record.error
+    assert calls.index("send GetObject") < calls.index("answered HeadObject")
+    assert record.input.etag == etag and record.input.size == 6000
+    assert s3.head_object(Bucket=bucket, Key="out/in/a.txt.gz")["ContentLength"] > 0
+
+
+def test_unpinned_input_is_headed_before_it_is_read(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="in/b.txt", Body=b"x" * 100)
+    run = engine(moto_endpoint)
+    calls: list[str] = []
+    run.io.client.meta.events.register("after-call.s3", lambda model, **_: calls.append(model.name))
+
+    record = _execute(run, gzip_workflow(bucket), bucket, "in/b.txt")
+
+    assert record.status is ExecutionStatus.SUCCEEDED, record.error
+    assert calls[0] == "HeadObject"
+    assert record.input.size == 100 and record.input.etag == _etag(s3, bucket, "in/b.txt")
+
+
+def test_pinned_output_of_an_execution_is_refused_and_nothing_written(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(
+        Bucket=bucket,
+        Key="in/c.txt",
+        Body=b"made by an execution",
+        Metadata={"bucketstream-execution": "earlier"},
+    )
+    etag = _etag(s3, bucket, "in/c.txt")
+    run = engine(moto_endpoint)
+
+    record = _execute(run, gzip_workflow(bucket), bucket, "in/c.txt", etag=etag, size=20)
+
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.code == "LoopPrevented"
+    assert "earlier" in record.error.message
+    assert _nothing_written(s3, bucket)
+
+
+def test_pinned_input_replaced_since_fails_with_object_changed(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="in/d.txt", Body=b"first version")
+    etag = _etag(s3, bucket, "in/d.txt")
+    s3.put_object(Bucket=bucket, Key="in/d.txt", Body=b"second version, longer")
+    run = engine(moto_endpoint)
+
+    record = _execute(run, gzip_workflow(bucket), bucket, "in/d.txt", etag=etag, size=13)
+
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.code == "ObjectChanged"
+    assert not record.error.transient
+    assert _nothing_written(s3, bucket)
+
+
+def test_pinned_input_deleted_since_fails_with_not_found(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="in/e.txt", Body=b"short-lived")
+    etag = _etag(s3, bucket, "in/e.txt")
+    s3.delete_object(Bucket=bucket, Key="in/e.txt")
+    run = engine(moto_endpoint)
+
+    record = _execute(run, gzip_workflow(bucket), bucket, "in/e.txt", etag=etag, size=11)
+
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.code == "NoSuchKey"
+    assert _nothing_written(s3, bucket)
