@@ -9,6 +9,13 @@ single PutObject at commit (nothing is visible before), and an empty output is a
 Memory: at most ``part_size`` (the part being filled, plus one frame) + ``parts_in_flight ×
 part_size`` (parts being uploaded). Parts are views of the frames that make them
 (:class:`~storage_adapter.parts.PartBody`), never a joined copy.
+
+S3 allows 10,000 parts, so a fixed 8 MiB part would cap an output at 78 GiB, and the output's
+size is not known while it is produced (gzip shrinks, gunzip grows). The part size therefore
+doubles every :data:`PARTS_PER_PART_SIZE` parts (:func:`part_size_of`): outputs up to
+``1000 × part_size`` (7.8 GiB with the defaults) keep the memory bound above; beyond that the
+parts, and the bound with them, double at 23 GiB, 55 GiB, 117 GiB … up to 7.8 TiB, past S3's
+5 TiB object limit.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ logger = logging.getLogger(__name__)
 MIN_PART_SIZE = 5 * 1024**2
 MAX_PART_SIZE = 5 * 1024**3
 MAX_PARTS = 10_000
+#: Parts uploaded at one size before the part size doubles (see the module docstring).
+PARTS_PER_PART_SIZE = 1000
 DEFAULT_PART_SIZE = 8 * 1024**2
 #: Four 8 MiB parts in flight: each part also waits for its answer (100-continue, the last
 #: byte's latency, the store's work), so across 40 MB/s and 20 ms two left the link idle in
@@ -58,6 +67,12 @@ def part_checksum_algorithm(client: Any) -> str | None:
     config = getattr(getattr(client, "meta", None), "config", None)
     when = getattr(config, "request_checksum_calculation", None) or "when_supported"
     return CHECKSUM_ALGORITHM if when == "when_supported" else None
+
+
+def part_size_of(number: int, part_size: int, parts_per_size: int = PARTS_PER_PART_SIZE) -> int:
+    """The size of part ``number`` (1-based): ``part_size`` doubled every ``parts_per_size``."""
+    doublings = (number - 1) // parts_per_size
+    return min(part_size << min(doublings, 32), MAX_PART_SIZE)
 
 
 def clamp_part_size(part_size: int) -> int:
@@ -85,14 +100,18 @@ class MultipartWriter:
         metadata: Mapping[str, str] | None = None,
         on_upload_changed: UploadCallback | None = None,
         retry: RetryPolicy | None = None,
+        parts_per_size: int = PARTS_PER_PART_SIZE,
     ) -> None:
         if parts_in_flight < 1:
             raise ValueError("parts_in_flight must be at least 1")
+        if parts_per_size < 1:
+            raise ValueError("parts_per_size must be at least 1")
         self.io = io
         self.bucket = bucket
         self.key = key
         self.part_size = clamp_part_size(part_size)
         self.parts_in_flight = parts_in_flight
+        self.parts_per_size = parts_per_size
         self.content_type = content_type or "application/octet-stream"
         self.metadata = dict(metadata or {})
         self.retry = retry or RetryPolicy()
@@ -122,9 +141,9 @@ class MultipartWriter:
         :class:`~storage_adapter.parts.PartBody`: no frame is copied into a part buffer, so
         the part being filled costs at most ``part_size`` + one frame. A frame that is not
         ``bytes`` (a step's ``bytearray`` it might reuse) is copied once. Nothing is completed
-        here: end of input is not success.
+        here: end of input is not success. Part sizes grow as :func:`part_size_of` says.
         """
-        part_size = self.part_size
+        part_size = self._next_part_size()
         pieces: list[memoryview] = []
         filled = 0
         in_flight = anyio.Semaphore(self.parts_in_flight)
@@ -144,6 +163,7 @@ class MultipartWriter:
                         group.start_soon(
                             self._upload_part_then_release, number, part, in_flight, metrics
                         )
+                        part_size = self._next_part_size()
         self._tail = PartBody(pieces)
         self._consumed = True
 
@@ -218,6 +238,9 @@ class MultipartWriter:
         self._finished = True
         await self._notify(None)
 
+    def _next_part_size(self) -> int:
+        return part_size_of(self._parts_started + 1, self.part_size, self.parts_per_size)
+
     async def _next_part_number(self) -> int:
         if self.upload_id is None:
             await self._create()
@@ -225,8 +248,8 @@ class MultipartWriter:
         number = self._parts_started
         if number > MAX_PARTS:
             raise RequestRejected(
-                f"output s3://{self.bucket}/{self.key} needs more than {MAX_PARTS} parts; "
-                "raise part_size",
+                f"output s3://{self.bucket}/{self.key} needs more than {MAX_PARTS} parts "
+                "even with growing parts; raise part_size",
                 bucket=self.bucket,
                 key=self.key,
             )

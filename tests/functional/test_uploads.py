@@ -128,3 +128,29 @@ async def test_parts_cut_across_frames_carry_their_checksums_to_complete(
     else:  # a store that refuses checksums (OBS) is sent none it did not ask for
         assert writer.checksum_algorithm is None
         assert "ChecksumCRC32" not in head
+
+
+@pytest.mark.anyio
+async def test_parts_grow_so_an_output_of_unknown_size_never_runs_out_of_parts(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    io = StorageIO.from_settings(
+        StorageSettings(endpoint_url=moto_endpoint, addressing_style="path")
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for index in range(26):  # 26 MiB: parts of 5, 5, 10 MiB, then a 6 MiB tail
+            yield bytes([index]) * MiB
+
+    writer = MultipartWriter(io, bucket, "grown", part_size=5 * MiB, parts_per_size=2)
+    await writer.write_all(chunks())
+    result = await writer.commit()
+    assert result.size == 26 * MiB and result.parts == 4
+    sizes = [
+        s3.head_object(Bucket=bucket, Key="grown", PartNumber=number)["ContentLength"]
+        for number in range(1, 5)
+    ]
+    assert sizes == [5 * MiB, 5 * MiB, 10 * MiB, 6 * MiB]
+    body = s3.get_object(Bucket=bucket, Key="grown")["Body"].read()
+    assert body == b"".join(bytes([i]) * MiB for i in range(26))
+    assert list_open_uploads(s3, bucket) == []
