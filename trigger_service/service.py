@@ -30,7 +30,6 @@ import anyio
 from anyio.abc import TaskGroup
 
 from storage_adapter import StorageIO, StorageSettings, TransferSettings
-from trigger_service.api.auth import RequestAuth
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.executor import Executor
 from trigger_service.execution.leases import (
@@ -50,9 +49,19 @@ from trigger_service.workflows.resources import StorageResourceLoader
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
+    from trigger_service.api.auth import RequestAuth
+
 logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
+
+
+def _auth_off() -> RequestAuth:
+    # No token, no secret. Imported here: the api package imports this module (its app runs
+    # a Service), so a module-level import made `import trigger_service.service` circular.
+    from trigger_service.api.auth import RequestAuth
+
+    return RequestAuth()
 
 
 def default_concurrency() -> int:
@@ -84,7 +93,7 @@ class ServiceConfig:
     #: SQS endpoint; None uses the storage endpoint (moto, LocalStack) or AWS's default.
     sqs_endpoint_url: str | None = None
     sqs: SqsSettings = field(default_factory=SqsSettings)
-    auth: RequestAuth = field(default_factory=RequestAuth)
+    auth: RequestAuth = field(default_factory=_auth_off)
     #: Largest JSON or notification body accepted (413 beyond).
     max_body_bytes: int = 1 * MiB
     #: Largest raw-bytes body of a synchronous execution (413 beyond).
