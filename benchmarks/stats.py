@@ -37,6 +37,17 @@ def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> dict[s
     return summary(pairs)
 
 
+def copy_ratios(raw: Sequence[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pipeline over boto3 wall time in each copy run, and the same with each side's
+    CompleteMultipartUpload taken out (``*_seconds`` and ``*_complete_seconds`` of a run)."""
+    whole = ratios([r["pipeline_seconds"] for r in raw], [r["boto3_seconds"] for r in raw])
+    before_complete = ratios(
+        [r["pipeline_seconds"] - r["pipeline_complete_seconds"] for r in raw],
+        [r["boto3_seconds"] - r["boto3_complete_seconds"] for r in raw],
+    )
+    return whole, before_complete
+
+
 def goal(
     metric: str, value: float | None, op: str, target: float, unit: str = ""
 ) -> dict[str, Any]:

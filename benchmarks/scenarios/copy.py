@@ -7,7 +7,7 @@ from typing import Any
 from benchmarks.context import Context, entry
 from benchmarks.objects import empty_bucket, new_bucket, put_generated
 from benchmarks.proc import run_job
-from benchmarks.stats import GiB, MiB, goal, ratios, summary
+from benchmarks.stats import GiB, MiB, copy_ratios, goal, summary
 
 TIME_RATIO_GOAL = 0.6
 
@@ -89,11 +89,7 @@ def run(ctx: Context) -> dict[str, Any]:
         empty_bucket(client, bucket)
     pipeline = [r["pipeline_seconds"] for r in raw]
     boto = [r["boto3_seconds"] for r in raw]
-    time_ratio = ratios(pipeline, boto)
-    without_complete = ratios(
-        [r["pipeline_seconds"] - r["pipeline_complete_seconds"] for r in raw],
-        [r["boto3_seconds"] - r["boto3_complete_seconds"] for r in raw],
-    )
+    time_ratio, without_complete = copy_ratios(raw)
     rss = summary([r["pipeline_peak_rss_mb"] for r in raw], digits=1)
     return entry(
         "copy",

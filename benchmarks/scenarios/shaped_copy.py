@@ -16,7 +16,7 @@ from benchmarks.objects import empty_bucket, new_bucket, put_generated
 from benchmarks.proc import run_job
 from benchmarks.scenarios.copy import overlap_of
 from benchmarks.shaper import ShapedLink
-from benchmarks.stats import GiB, MiB, goal, load, ratios, summary
+from benchmarks.stats import GiB, MiB, copy_ratios, goal, load, summary
 from trigger_service.cli.embedded import free_port
 
 TIME_RATIO_GOAL = 0.6
@@ -98,11 +98,7 @@ def run(ctx: Context) -> dict[str, Any]:
         empty_bucket(client, bucket)
     pipeline = [r["pipeline_seconds"] for r in raw]
     boto = [r["boto3_seconds"] for r in raw]
-    time_ratio = ratios(pipeline, boto)
-    before_complete = ratios(
-        [r["pipeline_seconds"] - r["pipeline_complete_seconds"] for r in raw],
-        [r["boto3_seconds"] - r["boto3_complete_seconds"] for r in raw],
-    )
+    time_ratio, before_complete = copy_ratios(raw)
     return entry(
         "shaped_copy",
         issue="14",
