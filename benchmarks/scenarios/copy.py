@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from benchmarks.context import Context, entry
 from benchmarks.objects import empty_bucket, new_bucket, put_generated
 from benchmarks.proc import run_job
 from benchmarks.stats import GiB, MiB, copy_ratios, goal, summary
+from storage_adapter import TransferSettings
 
 TIME_RATIO_GOAL = 0.6
 
@@ -96,14 +98,13 @@ def run(ctx: Context) -> dict[str, Any]:
         issue="2",
         description=(
             "passthrough copy through the pipeline (ExecutionEngine: RangedReader → passthrough "
-            "→ MultipartWriter, default 8 MiB chunks/parts) vs boto3 download_fileobj to a "
+            "→ MultipartWriter, default transfer settings) vs boto3 download_fileobj to a "
             "temporary file then upload_fileobj, same object, same server, interleaved runs"
         ),
         parameters={
             "object_bytes": size,
             "runs": runs,
-            "chunk_size": 8 * MiB,
-            "part_size": 8 * MiB,
+            "transfer": asdict(TransferSettings()),  # what the job runs with (its defaults)
             "boto3": "default TransferConfig (8 MiB parts, 10 threads)",
         },
         runs=raw,
