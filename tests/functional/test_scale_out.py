@@ -22,12 +22,11 @@ from tests.support.service import (
     GATES,
     archive_workflows,
     config,
+    gated_workflows,
     notify_queue,
     queue_size,
     running,
-    unique,
     wait_final,
-    workflows,
 )
 from tests.support.storage import MiB, open_uploads, versions_under
 from tests.support.waiting import eventually
@@ -239,16 +238,7 @@ async def test_duplicate_deliveries_across_workers_run_once_and_drain_the_queue(
 async def test_a_worker_whose_lease_was_taken_stops_the_run_and_writes_nothing(
     s3: S3Client, bucket: str, moto_endpoint: str, postgres_url: str
 ) -> None:
-    gate = unique("gate")
-    GATES[gate] = anyio.Event()
-    flows = workflows(
-        bucket,
-        held={
-            "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.support.service:gate": {"name": gate}}],
-            "output": {"bucket": bucket, "key": "out/{name}"},
-        },
-    )
+    gate, flows = gated_workflows(bucket)
     s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
     cfg = config(moto_endpoint, flows, store_path=postgres_url, lease_seconds=LEASE)
     async with workers(cfg, 1) as [(service, client)]:

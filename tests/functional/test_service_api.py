@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import anyio
 import pytest
 
 from tests.support.faults import fault_proxy
@@ -16,10 +15,10 @@ from tests.support.service import (
     archive_workflows,
     config,
     failing_heads,
+    gated_workflows,
     proxied_storage,
     running,
     s3_notification,
-    unique,
     wait_final,
     workflows,
 )
@@ -211,16 +210,7 @@ async def test_transient_failures_are_retried_and_bad_input_is_not(
 async def test_full_queue_answers_429_with_retry_after(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:
-    gate = unique("gate")
-    GATES[gate] = anyio.Event()
-    flows = workflows(
-        bucket,
-        held={
-            "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.support.service:gate": {"name": gate}}],
-            "output": {"bucket": bucket, "key": "out/{name}"},
-        },
-    )
+    gate, flows = gated_workflows(bucket)
     cfg = config(moto_endpoint, flows, concurrency=1, queue_size=2, retry_after_seconds=7)
     etags = {
         i: s3.put_object(Bucket=bucket, Key=f"incoming/{i}.bin", Body=b"x")["ETag"].strip('"')

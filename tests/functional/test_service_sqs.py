@@ -17,6 +17,7 @@ from tests.support.service import (
     archive_workflows,
     config,
     failing_heads,
+    gated_workflows,
     notify_queue,
     proxied_storage,
     queue_size,
@@ -257,16 +258,7 @@ async def test_visibility_is_extended_while_the_execution_runs(
     s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
 ) -> None:
     queue = notify_queue(s3, sqs, bucket)
-    gate = unique("gate")
-    GATES[gate] = anyio.Event()
-    flows = workflows(
-        bucket,
-        held={
-            "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.support.service:gate": {"name": gate}}],
-            "output": {"bucket": bucket, "key": "out/{name}"},
-        },
-    )
+    gate, flows = gated_workflows(bucket)
     settings = SqsSettings(wait_seconds=1, visibility_timeout=2, redelivery_delay=1)
     cfg = config(moto_endpoint, flows, queue_urls=(queue.url,), sqs=settings)
     async with running(cfg) as (service, client):

@@ -20,6 +20,7 @@ import pytest
 from tests.support.service import (
     GATES,
     config,
+    gated_workflows,
     queue_size,
     running,
     s3_notification,
@@ -50,19 +51,6 @@ def gzip_flows(bucket: str) -> Workflows:
             "trigger": {"prefix": "incoming/"},
             "steps": [{"gzip": {"level": 1}}],
             "output": {"bucket": bucket, "key": "processed/{key}.{execution_id}.gz"},
-            "retry": {"attempts": 1, "backoff_seconds": 0},
-        },
-    )
-
-
-def gated_flows(bucket: str, gate: str) -> Workflows:
-    """``held``: copy ``incoming/`` into ``processed/{key}``, holding frames until ``gate``."""
-    return workflows(
-        bucket,
-        held={
-            "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.support.service:gate": {"name": gate}}],
-            "output": {"bucket": bucket, "key": "processed/{key}"},
             "retry": {"attempts": 1, "backoff_seconds": 0},
         },
     )
@@ -198,9 +186,10 @@ async def _overwritten_while_read(
     generator = random.Random(SEED + 2)
     old, new = generator.randbytes(3 * MiB), generator.randbytes(3 * MiB)
     first = s3.put_object(Bucket=bucket, Key=key, Body=old)
-    gate = unique("gate")
-    GATES[gate] = anyio.Event()
-    async with running(config(moto_endpoint, gated_flows(bucket, gate))) as (service, client):
+    gate, flows = gated_workflows(
+        bucket, output_key="processed/{key}", retry={"attempts": 1, "backoff_seconds": 0}
+    )
+    async with running(config(moto_endpoint, flows)) as (service, client):
         event = s3_notification(bucket, key, etag=first["ETag"].strip('"'), size=len(old))
         if "VersionId" in first:
             event["Records"][0]["s3"]["object"]["versionId"] = first["VersionId"]

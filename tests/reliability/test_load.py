@@ -32,12 +32,12 @@ import pytest
 from tests.support.service import (
     GATES,
     config,
+    gated_workflows,
     notify_queue,
     queue_size,
     running,
     s3_notification,
     unique,
-    workflows,
 )
 from tests.support.serving import ServeProcess
 from tests.support.storage import MiB, keys_under, open_uploads
@@ -305,16 +305,7 @@ async def test_a_notification_cut_short_by_a_full_queue_completes_on_retry_witho
     the rest (the others are duplicates), so every record runs exactly once.
     """
     records = 120
-    gate = unique("gate")
-    GATES[gate] = anyio.Event()
-    flows = workflows(
-        bucket,
-        held={
-            "trigger": {"prefix": "incoming/"},
-            "steps": [{"tests.support.service:gate": {"name": gate}}],
-            "output": {"bucket": bucket, "key": "out/{key}"},
-        },
-    )
+    gate, flows = gated_workflows(bucket, output_key="out/{key}")
     objects = {f"incoming/{i:03d}.bin": os.urandom(16) for i in range(records)}
     etags = put_many(s3, bucket, objects)
     body = {

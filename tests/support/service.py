@@ -95,6 +95,26 @@ def workflows(bucket: str, **specs: dict[str, Any]) -> Workflows:
     return parse_workflows(data)
 
 
+def gated_workflows(
+    bucket: str, *, output_key: str = "out/{name}", **extra: Any
+) -> tuple[str, Workflows]:
+    """``held``: ``incoming/`` copied to ``output_key``, holding frames until its gate opens.
+
+    Returns the gate's name (open it with ``GATES[name].set()``) and the workflows; call it
+    inside the test's event loop, which the gate's event belongs to. ``extra`` adds workflow
+    fields (``retry``, ...).
+    """
+    gate_name = unique("gate")
+    GATES[gate_name] = anyio.Event()
+    held = {
+        "trigger": {"prefix": "incoming/"},
+        "steps": [{"tests.support.service:gate": {"name": gate_name}}],
+        "output": {"bucket": bucket, "key": output_key},
+        **extra,
+    }
+    return gate_name, workflows(bucket, held=held)
+
+
 def archive_workflows(bucket: str) -> Workflows:
     """``archive``: gzip ``incoming/`` into ``archived/{key}.gz`` of the same bucket."""
     return workflows(
