@@ -16,6 +16,7 @@ from bridge import PipelineResult, Stage, StageContext, StageFailed, run_pipelin
 from steps.errors import EmptyInput, ImageTooLarge, InvalidImage, TruncatedImage
 from steps.image.codec.decode import decode_overlap
 from steps.image.codec.streams import CHUNK_SIZE
+from steps.image.strips import strip_rows
 from tests.support.fakes import MemorySink
 from tests.support.images import encode, noise, open_bytes, png_declaring
 
@@ -90,9 +91,10 @@ async def test_photo_through_the_pipeline(photo: bytes) -> None:
     names = [metrics.name for metrics in result.stages]
     assert names == ["source", "decode", "compress", "watermark", "encode", "sink"]
     by_name = {metrics.name: metrics for metrics in result.stages}
-    # decoded once (1200×800 RGB) and handed to compress as one strip (it reads row windows)
-    assert by_name["decode"].frames_out == 1
-    assert by_name["compress"].frames_in == 1
+    # decoded once (1200×800 RGB), handed to compress in bands of rows while it decoded
+    bands = by_name["decode"].extra["decode_bands"]
+    assert bands == -(-800 // strip_rows(1200, 4)) > 1
+    assert by_name["decode"].frames_out == by_name["compress"].frames_in == bands
     # 800×533 out of compress in strips of 432 rows; watermark passes each strip on
     assert by_name["compress"].frames_out == by_name["watermark"].frames_out == 2
     assert by_name["encode"].frames_in == 2

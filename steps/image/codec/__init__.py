@@ -3,5 +3,6 @@
 ``streams`` adapts chunk channels to blocking file objects; ``decode`` and ``encode`` are the
 planner's DECODE/ENCODE stages; ``formats``, ``exif`` and ``modes`` hold what both need;
 ``metadata`` the workflow's metadata policies; ``frames`` loads animation frames (a broken
-animation becomes a still of its first frame).
+animation becomes a still of its first frame); ``rows`` hands out a JPEG's rows in bands while
+it decodes.
 """

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import IO, Any, cast
 
 import anyio.from_thread
@@ -49,11 +49,12 @@ from steps.image.codec.formats import (
     decode_format,
     sniff_format,
 )
-from steps.image.codec.frames import PILLOW_ERRORS, load_frames, still_fallback
+from steps.image.codec.frames import PILLOW_ERRORS, load_frames, pixel_info, still_fallback
 from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
+from steps.image.codec.rows import RowBands, watchable
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
 from steps.image.picture import EncodeOptions, Picture, swaps_axes
-from steps.image.strips import write_strips
+from steps.image.strips import PictureStrip, pixel_bytes, strip_rows, write_strips
 
 #: Pillow's default decompression-bomb limit (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -112,6 +113,8 @@ class DecodeProgress:
     draft_scale: int = 1
     frames: int = 0
     streamed: bool = False
+    #: Bands of rows sent on while the picture decoded (0: sent once decoded).
+    bands: int = 0
 
     def as_extra(self, reader: ChunkReader | None = None) -> dict[str, Any]:
         """Entries for ``StageMetrics.extra``, prefixed ``decode_``; sizes as width and height."""
@@ -144,21 +147,36 @@ def draft_request(
     return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
+#: Called, in the decoding thread, with each band of rows sent on while the picture decodes.
+SendBand = Callable[[PictureStrip], None]
+
+
 def decode_stream(
-    reader: ChunkReader, params: DecodeParams, progress: DecodeProgress | None = None
+    reader: ChunkReader,
+    params: DecodeParams,
+    progress: DecodeProgress | None = None,
+    send_band: SendBand | None = None,
 ) -> Picture:
     """Decode the image ``reader`` delivers; raises a typed :class:`InputError` on bad input.
 
-    The reader is released afterwards: Pillow's image objects may keep a reference to it.
+    With ``send_band``, an upright RGB JPEG goes out in bands of rows while it decodes
+    (:mod:`.rows`); ``progress.bands`` then says how many went out, and the returned picture
+    holds nothing that was not sent. The reader is released afterwards: Pillow's image objects
+    may keep a reference to it.
     """
     progress = progress if progress is not None else DecodeProgress()
     try:
-        return _decode(reader, params, progress)
+        return _decode(reader, params, progress, send_band)
     finally:
         reader.release()
 
 
-def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress) -> Picture:
+def _decode(
+    reader: ChunkReader,
+    params: DecodeParams,
+    progress: DecodeProgress,
+    send_band: SendBand | None,
+) -> Picture:
     if reader.is_empty():
         raise EmptyInput("the object is empty (0 bytes): there is no image to decode")
     with _pillow_errors(reader, params.formats):
@@ -169,6 +187,7 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
     header_exif = image.info.get("exif")
     exif, notes = _checked_exif(header_exif)
     orientation = exif.orientation if exif is not None else 1
+    bands: RowBands | None = None
     with _pillow_errors(reader, params.formats):
         animated = image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
         if params.target_size is not None and not animated:
@@ -178,12 +197,21 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         progress.streamed = image.format in STREAMED_FORMATS and not animated
         if progress.streamed:
             reader.stream()
+            if send_band is not None and image.format == "JPEG" and orientation == 1:
+                template = _picture(image, params, image.info, exif, orientation, notes, progress)
+                bands = _row_bands(image, template, send_band)
+                if bands is not None:
+                    reader.before_streamed_reads(bands.poll)
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
         broken: list[str] = []
         frames, durations, loop, info = load_frames(
             image, animated, params.max_pixels, still_fallback(reader, image.format, broken)
         )
         notes += tuple(broken)
+        if bands is not None:
+            reader.before_streamed_reads(None)
+            bands.finish()
+            progress.bands = bands.bands
     progress.load_finished_at, progress.load_finished_bytes = time.time(), reader.bytes_received
     progress.decoded_size, progress.frames = frames[0].size, len(frames)
     progress.draft_scale = max(1, round(progress.declared_size[0] / frames[0].width))
@@ -191,11 +219,23 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         exif, more = _checked_exif(info.get("exif"))  # e.g. a PNG eXIf chunk after the pixels
         notes += more
         orientation = exif.orientation if exif is not None else 1
+    picture = _picture(image, params, info, exif, orientation, notes, progress)
+    return replace(picture, frames=frames, durations=durations, loop=loop)
+
+
+def _picture(
+    image: Image.Image,
+    params: DecodeParams,
+    info: dict[Any, Any],
+    exif: ExifData | None,
+    orientation: int,
+    notes: tuple[str, ...],
+    progress: DecodeProgress,
+) -> Picture:
+    """The picture's metadata around ``image`` (its frames are set by the caller)."""
     return Picture(
-        frames=frames,
+        frames=(image,),
         source_format=image.format or "",
-        durations=durations,
-        loop=loop,
         icc_profile=info.get("icc_profile") or None,
         exif=exif.raw if exif is not None else None,
         xmp=_as_bytes(info.get("xmp")),
@@ -204,6 +244,20 @@ def _decode(reader: ChunkReader, params: DecodeParams, progress: DecodeProgress)
         notes=notes,
         options=EncodeOptions(strip=STRIP_POLICIES[params.metadata]),
     )
+
+
+def _row_bands(image: Image.Image, template: Picture, send_band: SendBand) -> RowBands | None:
+    """Bands of ``image``'s rows sent as strips of ``template`` while it decodes, if it can be
+    watched (:func:`.rows.watchable`); the reader must call :meth:`RowBands.poll`."""
+    if not watchable(image):
+        return None
+    size = image.size
+
+    def emit(rows: Image.Image, top: int) -> None:
+        rows.info = pixel_info(rows.info)
+        send_band(PictureStrip(replace(template, frames=(rows,)), top, size))
+
+    return RowBands(image, strip_rows(size[0], pixel_bytes(image.mode)), emit)
 
 
 def decode_bytes(
@@ -258,17 +312,25 @@ async def decode(ctx: StepContext) -> None:
     def fetch() -> bytes | None:
         return gate.run_waiting(next_chunk)
 
+    def send_band(strip: PictureStrip) -> None:
+        gate.run_waiting(ctx.write, strip)
+
     reader = ChunkReader(fetch)
     progress = DecodeProgress()
+    banded = send_band if params.strips else None
     try:
         async with gate:
-            picture = await anyio.to_thread.run_sync(decode_stream, reader, params, progress)
+            picture = await anyio.to_thread.run_sync(
+                decode_stream, reader, params, progress, banded
+            )
     finally:
         ctx.metrics.extra.update(progress.as_extra(reader))
     for note in picture.notes:
         ctx.log.warning("decode: %s", note)
     if picture.notes:
         ctx.metrics.extra.setdefault("warnings", []).extend(picture.notes)
+    if progress.bands:
+        return  # every row went out while the picture decoded
     if params.strips:
         await write_strips(ctx, picture, whole=params.one_strip)
     else:

@@ -66,6 +66,7 @@ class ChunkReader(io.RawIOBase):
         self.ended_at: float | None = None
         #: The first bytes of the stream.
         self.prefix = b""
+        self._before_read: Callable[[], None] | None = None
 
     @classmethod
     def over(cls, chunks: Iterable[bytes]) -> ChunkReader:
@@ -108,15 +109,23 @@ class ChunkReader(io.RawIOBase):
         """From the next seek on, release bytes more than LOOKBACK behind the position."""
         self._stream_after_seek = True
 
+    def before_streamed_reads(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` before each read once streaming (after the seek ``load()`` makes
+        to the image data), i.e. between two decoder calls; None stops it."""
+        self._before_read = callback
+
     def release(self) -> None:
         """Drop every byte held and stop fetching (decoded frames may still point here)."""
         self._buffer = bytearray()
         self._base = self._pos = 0
         self._eof = True
         self._fetch = _nothing
+        self._before_read = None
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes (all that is left if negative); short only at end of stream."""
+        if self._streaming and self._before_read is not None:
+            self._before_read()
         if size is None or size < 0:
             self._fill(None)
             stop = self._end()
