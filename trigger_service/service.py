@@ -9,7 +9,7 @@ over at once; after a crash they wait for their leases to expire).
 
 With ``freeze_heap`` (``bucketstream serve`` sets it) the objects made while starting —
 imported modules, botocore's service models, prepared workflows — are collected once and
-then frozen out of the cyclic garbage collector (:mod:`.execution.heap`). Otherwise the first full
+then frozen out of the cyclic garbage collector (:func:`gc.freeze`). Otherwise the first full
 collection, which falls on the first execution, walks all of them with the event loop and
 every worker thread stopped (about 140 ms measured, for nothing: it found no garbage), and so
 does every later one.
@@ -17,10 +17,11 @@ does every later one.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +32,6 @@ from anyio.abc import TaskGroup
 from storage_adapter import StorageIO, StorageSettings, TransferSettings
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.executor import Executor
-from trigger_service.execution.heap import frozen_heap
 from trigger_service.execution.leases import (
     DEFAULT_LEASE_SECONDS,
     LeaseSettings,
@@ -119,6 +119,22 @@ class Service:
     intake: Intake
     metrics: ServiceMetrics
     task_group: TaskGroup
+
+
+@contextmanager
+def frozen_heap(enabled: bool) -> Iterator[None]:
+    """Collect, then freeze every object that exists now out of later collections (if
+    ``enabled``); unfreeze them when the block ends."""
+    if not enabled:
+        yield
+        return
+    gc.collect()
+    gc.freeze()
+    logger.info("%d start-up objects frozen out of garbage collection", gc.get_freeze_count())
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def make_sqs_client(config: ServiceConfig) -> SQSClient:

@@ -14,7 +14,6 @@ from pathlib import Path
 from bridge import Branch, FanOut, Stage, StageMetrics, run_pipeline
 from steps import share_frame, to_stage
 from trigger_service.execution.allocator import tune_allocator
-from trigger_service.execution.heap import frozen_heap
 from trigger_service.execution.local import FileSink, FileSource
 from trigger_service.records import StepRecord
 from trigger_service.workflows.branches import Branch as OutputBranch
@@ -35,18 +34,9 @@ async def process_file(
 
     ``metrics``, when given (empty), is filled with each stage's live metrics (progress bars).
     The allocator is tuned as for bucket executions (see :mod:`.allocator`): freed picture
-    windows and strips go back to the system instead of staying resident. The objects that
-    exist when the job starts (modules, the workflow) are frozen out of the garbage collector
-    until it ends (:mod:`.heap`).
+    windows and strips go back to the system instead of staying resident.
     """
     tune_allocator()
-    with frozen_heap(collect=False):
-        return await _process(workflow, source, destination, metrics)
-
-
-async def _process(
-    workflow: Workflow, source: Path, destination: Path, metrics: list[StageMetrics] | None
-) -> dict[str, object]:
     log = logging.LoggerAdapter(logger, {"workflow": workflow.name, "file": str(source)})
     stages = [Stage("read", FileSource(source).run)]
     stages += [to_stage(step, log) for step in workflow.planned_steps()]
