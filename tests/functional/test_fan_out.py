@@ -145,8 +145,8 @@ async def test_three_renditions_from_one_read_and_one_decode(
     steps = {step.name: step for step in record.steps}
     assert steps["read"].bytes_out == len(photo)  # the input was read exactly once
     assert [s.name for s in record.steps if s.name.endswith("decode")] == ["decode"]
-    # shrink-on-load covers the largest branch (2048 px): 6000 px decoded at 1/2, not less
-    assert steps["decode"].details["decode_draft_scale"] == 2
+    # shrink-on-load covers the largest branch (2048 px): 6000 px decoded at 3/8 (2250), no less
+    assert steps["decode"].details["decode_decoded_width"] == 2250
     assert {
         "tee",
         "thumb.compress",

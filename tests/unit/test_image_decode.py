@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from PIL import Image, PsdImagePlugin, features
+from PIL import Image, ImageChops, ImageStat, PsdImagePlugin, features
 from pydantic import ValidationError
 
 from steps.errors import (
@@ -18,6 +18,7 @@ from steps.errors import (
     UnsupportedFormat,
 )
 from steps.image import DecodeParams, decode_bytes
+from steps.image.codec import shrink
 from steps.image.codec.decode import DecodeProgress, decode_stream, draft_request
 from steps.image.codec.streams import ChunkReader
 from tests.support.images import (
@@ -54,15 +55,49 @@ def test_draft_shrinks_a_jpeg_on_load() -> None:
     progress = DecodeProgress()
     reader = ChunkReader.over([data])
     picture = decode_stream(reader, DecodeParams(target_size=(100, 100)), progress)
-    assert picture.size == (150, 100)  # the 1/8 DCT scale, still ≥ 100 × 1.4 on neither side
+    assert picture.size == (150, 100)  # the 1/8 DCT scale, the smallest covering 100 × 100
     assert picture.source_size == (1200, 800)
     assert progress.draft_scale == 8
 
 
 def test_draft_keeps_the_oversample_margin() -> None:
     data = encode(noise((1200, 800)), "JPEG")
-    picture = decode_bytes(data, DecodeParams(target_size=(300, 300)))
-    assert picture.size == (600, 400)  # 1/4 would give 300 wide, under 300 × 1.4
+    picture = decode_bytes(data, DecodeParams(target_size=(300, 300), oversample=2.0))
+    assert picture.size == (600, 400)  # 3/8 would give 450 wide, under 300 × 2
+
+
+@pytest.mark.parametrize(
+    ("declared", "box", "decoded"),
+    [
+        ((6000, 4000), (2048, 2048), (2250, 1500)),  # 3/8 covers it: no need for 1/2
+        ((1001, 777), (370, 370), (376, 292)),  # ⌈1001 × 3/8⌉ × ⌈777 × 3/8⌉, odd sides
+        ((1003, 9), (1100, 1100), (1003, 9)),  # no reduction asked: full size
+        ((1200, 800), (460, 460), (600, 400)),  # 3/8 = 450 wide, under 460: 1/2
+        ((1200, 800), (290, 290), (300, 200)),  # 1/4 covers it, smaller than 3/8
+    ],
+)
+def test_shrink_on_load_picks_the_smallest_eighth_that_covers_the_box(
+    declared: tuple[int, int], box: tuple[int, int], decoded: tuple[int, int]
+) -> None:
+    source = noise(declared)
+    data = encode(source, "JPEG", quality=95)
+    progress = DecodeProgress()
+    picture = decode_stream(ChunkReader.over([data]), DecodeParams(target_size=box), progress)
+    assert picture.size == decoded
+    # the pixels are the picture's, not a misread buffer: close to a resize of the full decode
+    full = decode_bytes(data).image.resize(decoded, Image.Resampling.BOX)
+    assert ImageStat.Stat(ImageChops.difference(picture.image, full)).mean[0] < 30
+
+
+def test_three_eighths_needs_libjpeg_turbo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shrink, "scales_in_eighths", lambda: False)
+    data = encode(noise((1600, 1200)), "JPEG")
+    picture = decode_bytes(data, DecodeParams(target_size=(600, 600)))
+    assert picture.size == (800, 600)  # Pillow's own choice, 1/2
+
+
+def test_pillow_bundles_libjpeg_turbo() -> None:
+    assert shrink.scales_in_eighths()  # else every 3/8 shrink-on-load falls back to 1/2
 
 
 def test_no_target_means_full_size() -> None:
@@ -73,7 +108,8 @@ def test_no_target_means_full_size() -> None:
 def test_draft_swaps_the_box_for_a_rotated_orientation() -> None:
     stored = noise((1200, 800))  # shown upright as 800 × 1200
     data = encode(stored, "JPEG", exif=exif_with_orientation(6))
-    picture = decode_bytes(data, DecodeParams(target_size=(100, 400)))
+    # with a margin of 1.4: 1/4 covers the swapped box, 1/8 would cover only the unswapped one
+    picture = decode_bytes(data, DecodeParams(target_size=(100, 400), oversample=1.4))
     assert picture.orientation == 6
     assert picture.size == (300, 200)
 
@@ -273,7 +309,7 @@ def test_params_defaults_and_aliases() -> None:
     params = DecodeParams(formats=("jpg", "PNG", "jpeg"))
     assert params.formats == ("JPEG", "PNG")
     assert params.max_pixels == Image.MAX_IMAGE_PIXELS
-    assert params.oversample == 1.4
+    assert params.oversample == 1.0
     assert "JPEG" in DecodeParams().formats
 
 
@@ -308,10 +344,10 @@ def test_draft_makes_a_24_megapixel_decode_much_cheaper(big_jpeg: bytes) -> None
         return time.thread_time() - started, picture.size
 
     full_time, full_size = timed(DecodeParams())
-    quarter_time, quarter_size = timed(DecodeParams(target_size=(600, 400)))
+    quarter_time, quarter_size = timed(DecodeParams(target_size=(1400, 900)))
     eighth_time, eighth_size = timed(DecodeParams(target_size=(400, 400)))
     assert full_size == (6000, 4000)
-    assert quarter_size == (1500, 1000)  # 1/8 would be 750 wide, under 600 × 1.4
+    assert quarter_size == (1500, 1000)  # 1/8 would be 750 wide, under 1400
     assert eighth_size == (750, 500)
     assert quarter_time < full_time * 0.6
     assert eighth_time < full_time * 0.5

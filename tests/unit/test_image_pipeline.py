@@ -91,16 +91,16 @@ async def test_photo_through_the_pipeline(photo: bytes) -> None:
     names = [metrics.name for metrics in result.stages]
     assert names == ["source", "decode", "compress", "watermark", "encode", "sink"]
     by_name = {metrics.name: metrics for metrics in result.stages}
-    # decoded once (1200×800 RGB), handed to compress in bands of rows while it decoded
-    bands = by_name["decode"].extra["decode_bands"]
-    assert bands == -(-800 // strip_rows(1200, 4)) > 1
+    # decoded once (at 3/8: 900×600 RGB), handed to compress in bands of rows while it decoded
+    extra = by_name["decode"].extra
+    assert (extra["decode_decoded_width"], extra["decode_decoded_height"]) == (900, 600)
+    bands = extra["decode_bands"]
+    assert bands == -(-600 // strip_rows(900, 4)) > 1
     assert by_name["decode"].frames_out == by_name["compress"].frames_in == bands
     # 800×533 out of compress in strips of 432 rows; watermark passes each strip on
     assert by_name["compress"].frames_out == by_name["watermark"].frames_out == 2
     assert by_name["encode"].frames_in == 2
-    extra = by_name["decode"].extra
     assert (extra["decode_declared_width"], extra["decode_declared_height"]) == (2400, 1600)
-    assert (extra["decode_decoded_width"], extra["decode_decoded_height"]) == (1200, 800)
     assert extra["decode_peak_buffered_bytes"] <= 4 * CHUNK_SIZE  # never the whole file
     assert by_name["encode"].extra["encode_format"] == "JPEG"
 

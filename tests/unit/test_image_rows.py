@@ -88,11 +88,12 @@ def test_bands_carry_the_picture_metadata() -> None:
 
 
 def test_shrunk_on_load_bands_match_the_shrunk_picture() -> None:
-    data = encode(noise((1600, 1200)), "JPEG")
-    params = DecodeParams(target_size=(400, 400))
+    data = encode(noise((3200, 2400)), "JPEG")
+    params = DecodeParams(target_size=(1200, 1200))  # 3/8: 1200 × 900, in bands of 208 rows
     sent, progress, _ = decode_in_bands(data, params)
+    assert progress.bands == len(sent) > 1
     reference = decode_bytes(data, params).image
-    assert progress.draft_scale > 1 and sent[0].size == reference.size
+    assert reference.size == (1200, 900) and sent[0].size == reference.size
     assert ImageChops.difference(joined(sent), reference).getbbox() is None
 
 

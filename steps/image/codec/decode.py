@@ -2,7 +2,7 @@
 
 ``decode_stream`` is pure Pillow on a blocking :class:`ChunkReader`: ``Image.open`` with a format
 whitelist → pixel-count check as soon as the header is known (raises before the body is read)
-→ ``draft`` to the smallest JPEG DCT scale that still covers ``target_size × oversample`` →
+→ the smallest JPEG DCT scale that still covers ``target_size × oversample`` (:mod:`.shrink`) →
 ``load``. The ``decode`` step runs it in a worker thread whose reader pulls chunks from the
 stage input through its CPU gate (one trip to the event loop per chunk), and records decode
 progress in the stage metrics. It also sets up Pillow's block cache (:mod:`.blocks`).
@@ -52,14 +52,19 @@ from steps.image.codec.formats import (
 from steps.image.codec.frames import PILLOW_ERRORS, load_frames, pixel_info, still_fallback
 from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
 from steps.image.codec.rows import RowBands, watchable
+from steps.image.codec.shrink import shrink_on_load
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
 from steps.image.picture import EncodeOptions, Picture, swaps_axes
 from steps.image.strips import PictureStrip, pixel_bytes, strip_rows, write_strips
 
 #: Pillow's default decompression-bomb limit (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
-#: How much larger than the target a shrink-on-load keeps the image, for a sharp final resize.
-DEFAULT_OVERSAMPLE = 1.4
+#: How much larger than the target a shrink-on-load keeps the image, for the final resize: 1.0
+#: decodes at the smallest scale that still covers the box (what sharp's default
+#: ``fastShrinkOnLoad`` does); 1.4-2 keeps fine patterns (fabric, small text) crisper.
+DEFAULT_OVERSAMPLE = 1.0
+#: Bands of rows the decode may hand on ahead of the next stage before it waits.
+BANDS_AHEAD = 2
 
 
 class DecodeParams(BaseModel):
@@ -110,11 +115,14 @@ class DecodeProgress:
     load_finished_bytes: int = 0
     declared_size: tuple[int, int] | None = None
     decoded_size: tuple[int, int] | None = None
-    draft_scale: int = 1
+    #: Declared width over decoded width (2.667 for a DCT scale of 3/8).
+    draft_scale: float = 1.0
     frames: int = 0
     streamed: bool = False
     #: Bands of rows sent on while the picture decoded (0: sent once decoded).
     bands: int = 0
+    #: CPU time of the decoding thread (header, decode, bands), in seconds.
+    cpu_seconds: float = 0.0
 
     def as_extra(self, reader: ChunkReader | None = None) -> dict[str, Any]:
         """Entries for ``StageMetrics.extra``, prefixed ``decode_``; sizes as width and height."""
@@ -165,9 +173,11 @@ def decode_stream(
     may keep a reference to it.
     """
     progress = progress if progress is not None else DecodeProgress()
+    began = time.thread_time()
     try:
         return _decode(reader, params, progress, send_band)
     finally:
+        progress.cpu_seconds = round(time.thread_time() - began, 4)
         reader.release()
 
 
@@ -193,7 +203,7 @@ def _decode(
         if params.target_size is not None and not animated:
             request = draft_request(image.size, params.target_size, params.oversample, orientation)
             if request is not None:
-                image.draft(None, request)
+                shrink_on_load(image, request)
         progress.streamed = image.format in STREAMED_FORMATS and not animated
         if progress.streamed:
             reader.stream()
@@ -214,7 +224,7 @@ def _decode(
             progress.bands = bands.bands
     progress.load_finished_at, progress.load_finished_bytes = time.time(), reader.bytes_received
     progress.decoded_size, progress.frames = frames[0].size, len(frames)
-    progress.draft_scale = max(1, round(progress.declared_size[0] / frames[0].width))
+    progress.draft_scale = round(progress.declared_size[0] / frames[0].width, 3)
     if info.get("exif") != header_exif:
         exif, more = _checked_exif(info.get("exif"))  # e.g. a PNG eXIf chunk after the pixels
         notes += more
@@ -312,17 +322,31 @@ async def decode(ctx: StepContext) -> None:
     def fetch() -> bytes | None:
         return gate.run_waiting(next_chunk)
 
+    bands_out, bands_in = anyio.create_memory_object_stream[PictureStrip](BANDS_AHEAD)
+
     def send_band(strip: PictureStrip) -> None:
-        gate.run_waiting(ctx.write, strip)
+        # Handed to the forwarder with the CPU token kept: lending it back for every band would
+        # make the decode, the critical path, queue behind the resize jobs for a token each time.
+        try:
+            anyio.from_thread.run_sync(bands_out.send_nowait, strip)
+        except anyio.WouldBlock:
+            gate.run_waiting(bands_out.send, strip)  # compress is behind: wait without the token
+
+    async def forward_bands() -> None:
+        async with bands_in:
+            async for strip in bands_in:
+                await ctx.write(strip)
 
     reader = ChunkReader(fetch)
     progress = DecodeProgress()
     banded = send_band if params.strips else None
     try:
-        async with gate:
-            picture = await anyio.to_thread.run_sync(
-                decode_stream, reader, params, progress, banded
-            )
+        async with anyio.create_task_group() as group:
+            group.start_soon(forward_bands)
+            async with bands_out, gate:
+                picture = await anyio.to_thread.run_sync(
+                    decode_stream, reader, params, progress, banded
+                )
     finally:
         ctx.metrics.extra.update(progress.as_extra(reader))
     for note in picture.notes:
