@@ -4,5 +4,5 @@
 planner's DECODE/ENCODE stages; ``formats``, ``exif`` and ``modes`` hold what both need;
 ``metadata`` the workflow's metadata policies; ``frames`` loads animation frames (a broken
 animation becomes a still of its first frame); ``rows`` hands out a JPEG's rows in bands while
-it decodes.
+it decodes; ``shrink`` picks the JPEG DCT scale; ``pillow_errors`` types what Pillow raises.
 """

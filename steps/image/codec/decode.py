@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any, cast
 
 import anyio.from_thread
 import anyio.to_thread
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from bridge import StageMetrics
@@ -33,10 +32,6 @@ from steps.cpu import CpuGate
 from steps.errors import (
     EmptyInput,
     ImageTooLarge,
-    InvalidImage,
-    StepError,
-    TruncatedImage,
-    UnsupportedFormat,
 )
 from steps.image.codec.blocks import keep_freed_blocks
 from steps.image.codec.exif import CorruptExif, ExifData, parse_exif
@@ -45,12 +40,11 @@ from steps.image.codec.formats import (
     DECODABLE_FORMATS,
     DEFAULT_DECODE_FORMATS,
     STREAMED_FORMATS,
-    declared_length,
     decode_format,
-    sniff_format,
 )
-from steps.image.codec.frames import PILLOW_ERRORS, load_frames, pixel_info, still_fallback
+from steps.image.codec.frames import load_frames, pixel_info, still_fallback
 from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
+from steps.image.codec.pillow_errors import pillow_errors
 from steps.image.codec.rows import RowBands, watchable
 from steps.image.codec.shrink import shrink_on_load
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
@@ -189,7 +183,7 @@ def _decode(
 ) -> Picture:
     if reader.is_empty():
         raise EmptyInput("the object is empty (0 bytes): there is no image to decode")
-    with _pillow_errors(reader, params.formats):
+    with pillow_errors(reader, params.formats):
         image = Image.open(cast(IO[bytes], reader), formats=list(params.formats))
     progress.header_at, progress.header_bytes = time.time(), reader.bytes_received
     progress.declared_size = image.size
@@ -198,7 +192,7 @@ def _decode(
     exif, notes = _checked_exif(header_exif)
     orientation = exif.orientation if exif is not None else 1
     bands: RowBands | None = None
-    with _pillow_errors(reader, params.formats):
+    with pillow_errors(reader, params.formats):
         animated = image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
         if params.target_size is not None and not animated:
             request = draft_request(image.size, params.target_size, params.oversample, orientation)
@@ -386,60 +380,6 @@ def _as_bytes(value: object) -> bytes | None:
     if isinstance(value, bytes):
         return value or None
     return None
-
-
-@contextmanager
-def _pillow_errors(reader: ChunkReader, formats: tuple[str, ...]) -> Iterator[None]:
-    """Turn what Pillow raises on bad input into a typed, actionable :class:`StepError`."""
-    try:
-        yield
-    except StepError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(
-            f"{exc} — the image is over Pillow's decompression-bomb limit and was not decoded"
-        ) from None
-    except PILLOW_ERRORS as exc:
-        raise classify_error(exc, reader, formats) from exc
-
-
-def classify_error(exc: BaseException, reader: ChunkReader, formats: tuple[str, ...]) -> StepError:
-    """The typed error for an exception Pillow raised while reading ``reader``."""
-    sniffed = sniff_format(reader.prefix)
-    allowed = ", ".join(formats)
-    unidentified = isinstance(exc, UnidentifiedImageError)
-    if unidentified and sniffed is not None and sniffed not in formats:
-        hint = " (add it to the workflow's image.formats to accept it)"
-        return UnsupportedFormat(
-            f"the object is a {sniffed} file, which this workflow does not decode; "
-            f"allowed formats: {allowed}" + (hint if sniffed in DECODABLE_FORMATS else "")
-        )
-    if _looks_truncated(exc, reader, sniffed, formats):
-        return TruncatedImage(
-            f"the {sniffed or 'image'} data ends after {reader.bytes_received} bytes, before the "
-            "image is complete; the upload was probably cut short — upload the file again"
-        )
-    if unidentified:
-        if sniffed is None:
-            return InvalidImage(
-                f"the object is not an image: its first bytes {reader.prefix[:8]!r} match none "
-                f"of the allowed formats ({allowed})"
-            )
-        return InvalidImage(f"the {sniffed} header is corrupt and cannot be parsed")
-    return InvalidImage(f"the {sniffed or 'image'} data is corrupt: {type(exc).__name__}: {exc}")
-
-
-def _looks_truncated(
-    exc: BaseException, reader: ChunkReader, sniffed: str | None, formats: tuple[str, ...]
-) -> bool:
-    if "truncated" in str(exc).lower():
-        return True
-    if isinstance(exc, UnidentifiedImageError) and reader.read_past_end and sniffed in formats:
-        return True  # the data ended inside the header of an allowed format
-    if sniffed in ("WEBP", "AVIF") and reader.at_end:
-        declared = declared_length(reader.held())
-        return declared is not None and declared > reader.bytes_received
-    return False
 
 
 DECODE = StepDefinition(
