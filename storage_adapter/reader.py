@@ -4,7 +4,8 @@ Every GET carries ``If-Match`` with the pinned etag (and ``VersionId`` when know
 must be ``206`` with exactly the expected ``Content-Range`` — a server answering ``200`` with
 the whole object (as OBS does for a bad range) would otherwise corrupt the stream. At most
 ``read_ahead`` ranges are in flight, so the reader holds at most ``read_ahead × chunk_size``
-bytes; chunks are written downstream in order.
+bytes; chunks are written downstream in order. Ranges start small and double up to
+``chunk_size`` (:func:`range_spans`), so the first bytes arrive after one short GET.
 """
 
 from __future__ import annotations
@@ -26,6 +27,24 @@ from storage_adapter.streams import SourceContext
 #: interleaved runs: peak RSS 178 -> 126 MB (with 4 parts in flight), no slower.
 DEFAULT_CHUNK_SIZE = 2 * 1024 * 1024
 DEFAULT_READ_AHEAD = 4
+#: The first range's size; each next one doubles, up to the chunk size. The first bytes come
+#: back after one small GET instead of one of 2 MiB that shares the store with the other ranges
+#: in flight, so the first step starts sooner; an object of 8 MiB takes 7 GETs instead of 4.
+DEFAULT_FIRST_RANGE = 256 * 1024
+
+
+def range_spans(
+    size: int, chunk_size: int, first: int = DEFAULT_FIRST_RANGE
+) -> list[tuple[int, int]]:
+    """Inclusive ``(start, end)`` byte ranges covering ``size`` bytes: ``first`` bytes, then
+    twice as many each time, then ``chunk_size`` each."""
+    spans: list[tuple[int, int]] = []
+    start, length = 0, max(1, min(first, chunk_size))
+    while start < size:
+        end = min(start + length, size)
+        spans.append((start, end - 1))
+        start, length = end, min(length * 2, chunk_size)
+    return spans
 
 
 @dataclass
@@ -48,15 +67,17 @@ class RangedReader:
         version_id: str | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         read_ahead: int = DEFAULT_READ_AHEAD,
+        first_range: int = DEFAULT_FIRST_RANGE,
         retry: RetryPolicy | None = None,
     ) -> None:
-        if chunk_size < 1 or read_ahead < 1:
-            raise ValueError("chunk_size and read_ahead must be positive")
+        if chunk_size < 1 or read_ahead < 1 or first_range < 1:
+            raise ValueError("chunk_size, read_ahead and first_range must be positive")
         self.io = io
         self.bucket = bucket
         self.key = key
         self.chunk_size = chunk_size
         self.read_ahead = read_ahead
+        self.first_range = first_range
         self.retry = retry or RetryPolicy()
         self._etag = strip_etag(etag)
         self._size = size
@@ -78,10 +99,7 @@ class RangedReader:
             await self.stat()
         assert self._etag is not None and self._size is not None
         size = self._size
-        ranges = [
-            (start, min(start + self.chunk_size, size) - 1)
-            for start in range(0, size, self.chunk_size)
-        ]
+        ranges = range_spans(size, self.chunk_size, self.first_range)
         ctx.metrics.extra.update(object_size=size, ranges=len(ranges))
         window = anyio.Semaphore(self.read_ahead)
         slots: list[_Slot] = [_Slot() for _ in ranges]

@@ -1,0 +1,41 @@
+"""Ranged reads start small and double up to the chunk size, covering every byte once."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage_adapter.reader import DEFAULT_FIRST_RANGE, range_spans
+
+KiB, MiB = 1024, 1024 * 1024
+
+
+def covered(spans: list[tuple[int, int]]) -> int:
+    position = 0
+    for start, end in spans:
+        assert start == position and end >= start
+        position = end + 1
+    return position
+
+
+@pytest.mark.parametrize("size", [1, 1000, 256 * KiB, 256 * KiB + 1, 8 * MiB, 7_941_847, 1 << 30])
+def test_every_byte_once_in_order(size: int) -> None:
+    assert covered(range_spans(size, 2 * MiB)) == size
+
+
+def test_ranges_double_up_to_the_chunk_size() -> None:
+    lengths = [end - start + 1 for start, end in range_spans(8 * MiB, 2 * MiB)]
+    assert lengths == [256 * KiB, 512 * KiB, 1 * MiB, 2 * MiB, 2 * MiB, 2 * MiB, 256 * KiB]
+    assert lengths[0] == DEFAULT_FIRST_RANGE
+
+
+def test_no_range_is_larger_than_the_chunk_size() -> None:
+    spans = range_spans(100 * MiB, 1 * MiB, first=4 * MiB)  # a first range above the chunk
+    assert {end - start + 1 for start, end in spans} == {1 * MiB}
+
+
+def test_a_large_object_costs_only_a_few_more_requests() -> None:
+    assert len(range_spans(1 << 30, 2 * MiB)) == 512 + 3  # 0.25 + 0.5 + 1 MiB, then 2 MiB each
+
+
+def test_empty_object_has_no_range() -> None:
+    assert range_spans(0, 2 * MiB) == []
