@@ -236,8 +236,9 @@ def paced_decode(params: dict[str, Any]) -> dict[str, Any]:
 def strip_timeline(params: dict[str, Any]) -> dict[str, Any]:
     """The image workflow on a file held in memory; when each image stage sent output.
 
-    Times are seconds after the pipeline started: the first and last output of compress,
-    watermark and encode, and how many strips each sent.
+    Times are seconds after the pipeline started: the first and last output of decode (bands
+    of rows while it decodes), compress, watermark and encode, how many strips each sent, and
+    when decode's ``load()`` ended.
     """
     from bridge import Stage, run_pipeline
     from steps import to_stage
@@ -269,6 +270,9 @@ def strip_timeline(params: dict[str, Any]) -> dict[str, Any]:
         for metrics in result.stages
         if metrics.name in ("decode", "compress", "watermark", "encode")
     }
+    decode = next(m for m in result.stages if m.name == "decode")
+    timeline["decode"]["bands"] = decode.extra.get("decode_bands", 0)
+    timeline["decode"]["load_finished_at"] = rel(decode.extra.get("decode_load_finished_at"))
     return {"seconds": elapsed, "stages": timeline, "output_bytes": result.output}
 
 
