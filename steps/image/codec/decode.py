@@ -59,6 +59,11 @@ DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 DEFAULT_OVERSAMPLE = 1.0
 #: Bands of rows the decode may hand on ahead of the next stage before it waits.
 BANDS_AHEAD = 2
+#: Compressed bytes Pillow gives libjpeg per call (its default is 64 KiB). Each call ends with
+#: the decoding thread taking the GIL back and checking for finished bands; 256 KiB makes ~31
+#: calls for an 8 MB photo instead of ~122. Measured on the 24 MP job, 10 interleaved runs:
+#: 0.333 -> 0.294 s with 512 KiB, 256 KiB alike; 2 MiB was slower (bands came in bursts).
+JPEG_READ_SIZE = 256 * 1024
 
 
 class DecodeParams(BaseModel):
@@ -201,6 +206,8 @@ def _decode(
         progress.streamed = image.format in STREAMED_FORMATS and not animated
         if progress.streamed:
             reader.stream()
+            if image.format == "JPEG":
+                image.decodermaxblock = JPEG_READ_SIZE
             if send_band is not None and image.format == "JPEG" and orientation == 1:
                 template = _picture(image, params, image.info, exif, orientation, notes, progress)
                 bands = _row_bands(image, template, send_band)

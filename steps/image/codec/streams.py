@@ -9,8 +9,9 @@ re-reads the file from byte 0 in ``load()``. So the reader keeps everything it h
 header is parsed. For formats that are then read front to back (JPEG, PNG, BMP) the decoder calls
 :meth:`ChunkReader.stream`; after the next seek (the one ``load()`` makes to the first tile),
 bytes more than :data:`LOOKBACK` behind the read position are released. A streamed decode holds
-the header (until ``load()`` has re-read it), at most two look-back windows and one chunk — about
-192 KiB with 64 KiB chunks, never the whole compressed file. Formats that need
+the header (until ``load()`` has re-read it), at most two look-back windows, one read of the
+decoder (64 KiB, 256 KiB for JPEG) and one chunk — under 512 KiB with 64 KiB chunks, never the
+whole compressed file. Formats that need
 random access (GIF, animated PNG, WebP and AVIF, whose libraries take the whole file, TIFF) keep
 everything: their compressed size is held on top of the decoded picture.
 
