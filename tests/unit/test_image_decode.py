@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 
@@ -395,3 +396,21 @@ def test_pillow_globals_are_left_alone() -> None:
         decode_bytes(encode(noise((400, 300)), "JPEG"), DecodeParams(max_pixels=10_000))
     assert limit == Image.MAX_IMAGE_PIXELS
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_an_mpo_keeps_pillows_own_shrink_on_load() -> None:
+    """A multi-picture JPEG opens as MPO (frames of its own): no 3/8 scale, no bands."""
+    first, second = noise((1600, 1200)), noise((1600, 1200))
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    progress = DecodeProgress()
+    sent: list[object] = []
+    picture = decode_stream(
+        ChunkReader.over([buffer.getvalue()]),
+        DecodeParams(target_size=(600, 600)),
+        progress,
+        sent.append,
+    )
+    assert picture.source_format == "MPO"
+    assert picture.size == (800, 600)  # Pillow's 1/2, where 3/8 would give 600 × 450
+    assert sent == [] and progress.bands == 0

@@ -36,7 +36,11 @@ def shrink_on_load(image: Image.Image, request: tuple[int, int]) -> tuple[int, i
     """
     declared = image.size
     image.draft(None, request)
-    if not isinstance(image, JpegImagePlugin.JpegImageFile) or not scales_in_eighths():
+    if (
+        not isinstance(image, JpegImagePlugin.JpegImageFile)
+        or image.format != "JPEG"  # an MPO is a JpegImageFile too, with frames of its own
+        or not scales_in_eighths()
+    ):
         return image.size
     width, height = (-(-side * _EIGHTHS // 8) for side in declared)
     half = tuple(-(-side // 2) for side in declared)
