@@ -1,11 +1,14 @@
-"""decode: bytes in, one :class:`Picture` out, decoded while the object downloads.
+"""decode: bytes in, a :class:`Picture` (or its strips) out, decoded while the object downloads.
 
 ``decode_stream`` is pure Pillow on a blocking :class:`ChunkReader`: ``Image.open`` with a format
 whitelist → pixel-count check as soon as the header is known (raises before the body is read)
 → the smallest JPEG DCT scale that still covers ``target_size × oversample`` (:mod:`.shrink`) →
 ``load``. The ``decode`` step runs it in a worker thread whose reader pulls chunks from the
 stage input through its CPU gate (one trip to the event loop per chunk), and records decode
-progress in the stage metrics. It also sets up Pillow's block cache (:mod:`.blocks`).
+progress in the stage metrics. It also sets up Pillow's block cache (:mod:`.blocks`). When the
+next step takes strips, an upright RGB JPEG goes on in bands of rows while it decodes
+(:mod:`.rows`), through a small buffer the step forwards from; other pictures go on whole once
+decoded.
 
 ``Image.MAX_IMAGE_PIXELS`` is never changed and ``LOAD_TRUNCATED_IMAGES`` never set: the limit
 is checked here with the workflow's ``max_pixels``; Pillow's own decompression-bomb check
