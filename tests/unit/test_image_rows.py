@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 
+import anyio
 import pytest
 from PIL import Image, ImageChops
 
-from bridge import StageFailed
+import steps
+from bridge import Stage, StageContext, StageFailed, run_pipeline
 from steps.errors import TruncatedImage
 from steps.image import DecodeParams, PictureStrip, decode_bytes
 from steps.image.codec.decode import DecodeProgress, decode_stream
@@ -15,8 +17,8 @@ from steps.image.codec.rows import RowBands, watchable
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
 from steps.image.strips import StripAssembler, strip_rows
 from tests.support.fakes import MemorySink
-from tests.support.images import encode, noise, oriented_jpeg
-from tests.unit.test_image_pipeline import PHOTO_STEPS, ChunkSource, run
+from tests.support.images import encode, noise, open_bytes, oriented_jpeg
+from tests.unit.test_image_pipeline import LOG, PHOTO_STEPS, ChunkSource, planned, run
 
 
 def chunks(data: bytes) -> list[bytes]:
@@ -182,11 +184,33 @@ async def test_a_jpeg_cut_short_after_some_bands_fails_and_writes_nothing() -> N
 
 
 @pytest.mark.anyio
-async def test_compress_starts_before_the_decode_ends() -> None:
+async def test_compress_sends_a_strip_before_the_last_byte_reaches_decode() -> None:
+    """The source holds back the file's last chunks until a strip has come out of compress:
+    that can only happen if decode hands out rows before the picture is complete."""
     data = encode(noise((2400, 1800)), "JPEG", quality=95)
-    result = await run(ChunkSource(data, delay=0.002), PHOTO_STEPS, MemorySink())
+    held_back = len(data) - 4 * CHUNK_SIZE
+    first_strip = anyio.Event()
+
+    async def source(ctx: StageContext) -> None:
+        for start in range(0, held_back, CHUNK_SIZE):
+            await ctx.write(data[start : min(start + CHUNK_SIZE, held_back)])
+        await first_strip.wait()
+        for start in range(held_back, len(data), CHUNK_SIZE):
+            await ctx.write(data[start : start + CHUNK_SIZE])
+
+    async def tap(ctx: StageContext) -> None:  # between compress and watermark
+        async for frame in ctx.input:
+            first_strip.set()
+            await ctx.write(frame)
+
+    configured = [await steps.prepare_step(s, loader=None) for s in planned(PHOTO_STEPS)]  # type: ignore[arg-type]
+    stages = [Stage("source", source)] + [steps.to_stage(step, LOG) for step in configured]
+    stages.insert([stage.name for stage in stages].index("compress") + 1, Stage("tap", tap))
+    with anyio.fail_after(30):
+        result = await run_pipeline(stages, MemorySink())
     by_name = {metrics.name: metrics for metrics in result.stages}
     decode, compress = by_name["decode"], by_name["compress"]
     assert decode.extra["decode_bands"] > 1
     assert compress.first_output_at is not None
     assert compress.first_output_at < decode.extra["decode_load_finished_at"]
+    assert open_bytes(result.output).size == (800, 600)
