@@ -17,6 +17,7 @@ from storage_adapter.uploads import (
     completed_output,
     list_open_uploads,
 )
+from tests.support.engine import storage_io
 from tests.support.storage import MiB
 
 if TYPE_CHECKING:
@@ -82,21 +83,19 @@ def test_errors_are_mapped_not_raw_botocore(s3: S3Client) -> None:
 async def test_write_all_takes_any_async_iterable(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:
-    io = StorageIO.from_settings(
-        StorageSettings(endpoint_url=moto_endpoint, addressing_style="path")
-    )
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for index in range(11):
-            yield bytes([index]) * MiB
-
-    writer = MultipartWriter(io, bucket, "big", part_size=5 * MiB)
-    await writer.write_all(chunks())
+    writer = MultipartWriter(storage_io(moto_endpoint), bucket, "big", part_size=5 * MiB)
+    await writer.write_all(_mib_frames(11))
     result = await writer.commit()
     assert result.size == 11 * MiB and result.parts == 3
     body = s3.get_object(Bucket=bucket, Key="big")["Body"].read()
     assert body == b"".join(bytes([i]) * MiB for i in range(11))
     assert list_open_uploads(s3, bucket) == []
+
+
+async def _mib_frames(count: int) -> AsyncIterator[bytes]:
+    """``count`` frames of 1 MiB, frame ``i`` made of the byte ``i``."""
+    for index in range(count):
+        yield bytes([index]) * MiB
 
 
 async def _gzip_like_frames() -> AsyncIterator[bytes]:
@@ -134,16 +133,10 @@ async def test_parts_cut_across_frames_carry_their_checksums_to_complete(
 async def test_parts_grow_so_an_output_of_unknown_size_never_runs_out_of_parts(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:
-    io = StorageIO.from_settings(
-        StorageSettings(endpoint_url=moto_endpoint, addressing_style="path")
+    writer = MultipartWriter(
+        storage_io(moto_endpoint), bucket, "grown", part_size=5 * MiB, parts_per_size=2
     )
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for index in range(26):  # 26 MiB: parts of 5, 5, 10 MiB, then a 6 MiB tail
-            yield bytes([index]) * MiB
-
-    writer = MultipartWriter(io, bucket, "grown", part_size=5 * MiB, parts_per_size=2)
-    await writer.write_all(chunks())
+    await writer.write_all(_mib_frames(26))  # 26 MiB: parts of 5, 5, 10 MiB, then a 6 MiB tail
     result = await writer.commit()
     assert result.size == 26 * MiB and result.parts == 4
     sizes = [
