@@ -211,10 +211,10 @@ def _decode(
             reader.stream()
             if image.format == "JPEG":
                 image.decodermaxblock = JPEG_READ_SIZE
-            if send_band is not None and image.format == "JPEG" and orientation == 1:
-                template = _picture(image, params, image.info, exif, orientation, notes, progress)
-                bands = _row_bands(image, template, send_band)
-                if bands is not None:
+                if send_band is not None and orientation == 1 and watchable(image):
+                    header = image.info
+                    template = _picture(image, params, header, exif, orientation, notes, progress)
+                    bands = _row_bands(image, template, send_band)
                     reader.before_streamed_reads(bands.poll)
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
         broken: list[str] = []
@@ -260,11 +260,9 @@ def _picture(
     )
 
 
-def _row_bands(image: Image.Image, template: Picture, send_band: SendBand) -> RowBands | None:
-    """Bands of ``image``'s rows sent as strips of ``template`` while it decodes, if it can be
-    watched (:func:`.rows.watchable`); the reader must call :meth:`RowBands.poll`."""
-    if not watchable(image):
-        return None
+def _row_bands(image: Image.Image, template: Picture, send_band: SendBand) -> RowBands:
+    """Bands of ``image``'s rows (:func:`.rows.watchable`) sent as strips of ``template`` while
+    it decodes; the reader must call :meth:`RowBands.poll`."""
     size = image.size
 
     def emit(rows: Image.Image, top: int) -> None:

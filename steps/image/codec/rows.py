@@ -89,11 +89,16 @@ class RowBands:
     def _finished(self, bottom: int) -> bool:
         """Whether row ``bottom - 1`` has been unpacked (its last pixel's fourth byte set)."""
         width = self._image.width
-        pixel = self._image._new(self._image.im.crop((width - 1, bottom - 1, width, bottom)))
+        pixel = self._copy((width - 1, bottom - 1, width, bottom))
         return pixel.tobytes("raw", "RGBX")[3] == _DECODED
 
     def _send(self, bottom: int) -> None:
         top = self.sent_rows
-        band = self._image._new(self._image.im.crop((0, top, self._image.width, bottom)))
+        band = self._copy((0, top, self._image.width, bottom))
         self.sent_rows, self.bands = bottom, self.bands + 1
         self._emit(band, top)
+
+    def _copy(self, box: tuple[int, int, int, int]) -> Image.Image:
+        """A copy of ``box`` of the image being decoded, through its core image: ``crop()``
+        would call ``load()`` again in the middle of ``load()``."""
+        return self._image._new(self._image.im.crop(box))

@@ -29,11 +29,9 @@ def scales_in_eighths() -> bool:
     return bool(features.check_feature("libjpeg_turbo"))
 
 
-def shrink_on_load(image: Image.Image, request: tuple[int, int]) -> tuple[int, int]:
-    """Set ``image`` (just opened) to decode at the smallest scale covering ``request``.
-
-    Returns the size it will decode to.
-    """
+def shrink_on_load(image: Image.Image, request: tuple[int, int]) -> None:
+    """Set ``image`` (just opened) to decode at the smallest scale covering ``request``; its
+    ``size`` becomes the size it will decode to."""
     declared = image.size
     image.draft(None, request)
     if (
@@ -41,7 +39,7 @@ def shrink_on_load(image: Image.Image, request: tuple[int, int]) -> tuple[int, i
         or image.format != "JPEG"  # an MPO is a JpegImageFile too, with frames of its own
         or not scales_in_eighths()
     ):
-        return image.size
+        return
     width, height = (-(-side * _EIGHTHS // 8) for side in declared)
     half = tuple(-(-side // 2) for side in declared)
     if (
@@ -51,8 +49,7 @@ def shrink_on_load(image: Image.Image, request: tuple[int, int]) -> tuple[int, i
         or width < request[0]
         or height < request[1]
     ):
-        return image.size
+        return
     image.tile = [image.tile[0]._replace(extents=(0, 0, width, height))]
     image._size = (width, height)
     image.decoderconfig = (_DENOMINATOR, 0)
-    return image.size
