@@ -141,7 +141,7 @@ class MotoServer:
         stop_process(process, timeout=10)
 
     def __enter__(self) -> MotoServer:
-        return self.start()
+        return self if self._process is not None else self.start()
 
     def __exit__(self, *_: object) -> None:
         self.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from steps.bytes.builtin import GUNZIP, GZIP, PASSTHROUGH
 from storage_adapter import (
     MultipartWriter,
     ObjectChanged,
+    ObjectInfo,
     RangedReader,
     StorageIO,
     StorageSettings,
@@ -134,6 +136,45 @@ def test_object_overwritten_while_read_fails_with_object_changed(
     assert isinstance(caught.value.error, ObjectChanged)
     assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0) == 0
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_first_answer_is_checked_before_any_byte_goes_on(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    data = os.urandom(3 * MiB)
+    s3.put_object(
+        Bucket=bucket, Key="in/tagged.bin", Body=data, ContentType="application/x-test",
+        Metadata={"origin": "camera"},
+    )  # fmt: skip
+    head = s3.head_object(Bucket=bucket, Key="in/tagged.bin")
+    seen: list[ObjectInfo] = []
+    received: list[bytes] = []
+
+    def refuse(info: ObjectInfo) -> None:
+        seen.append(info)
+        raise ValueError("refused")
+
+    async def collect(ctx: StageContext) -> None:
+        async for chunk in ctx.input:
+            received.append(chunk)
+
+    async def copy() -> None:
+        reader = RangedReader(
+            _io(moto_endpoint), bucket, "in/tagged.bin", etag=head["ETag"], size=len(data),
+            chunk_size=1 * MiB,
+        )  # fmt: skip
+        writer = MultipartWriter(_io(moto_endpoint), bucket, "out/tagged.bin", part_size=5 * MiB)
+        read = functools.partial(reader.run, check=refuse)
+        await run_pipeline([Stage("read", read), Stage("collect", collect)], writer)
+
+    with pytest.raises(StageFailed) as caught:
+        anyio.run(copy)
+    assert caught.value.stage == "read" and str(caught.value.error) == "refused"
+    (info,) = seen
+    assert (info.etag, info.size) == (head["ETag"].strip('"'), len(data))
+    assert info.content_type == "application/x-test" and info.metadata == {"origin": "camera"}
+    assert received == []
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0) == 0
 
 
 def test_range_failing_mid_body_once_is_retried(

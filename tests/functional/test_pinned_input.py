@@ -1,28 +1,28 @@
 """An input already pinned (etag and size, as the intake records it): read at once, still checked.
 
-The engine's HEAD of such an input runs next to the ranged GETs instead of before them; its
-checks (an output of an execution is never processed, the version is the one pinned) must hold
-all the same, with nothing written when they fail.
+Such an input is not HEADed again: the first ranged GET's answer carries what the HEAD did, and
+its checks (an output of an execution is never processed, the version is the one pinned) must
+hold all the same, with nothing written when they fail. The first GET goes out alone; the others
+follow once it has answered.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import threading
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from tests.support.engine import engine, execute, gzip_workflow
+from tests.support.storage import read_object
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.records import ExecutionRecord, ExecutionStatus
 from trigger_service.workflows.model import Workflow
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-#: Longest a held-back HEAD waits for the first GET (only reached if reading waits on it).
-HEAD_HOLD_SECONDS = 5.0
 
 
 def _execute(
@@ -40,35 +40,78 @@ def _nothing_written(s3: S3Client, bucket: str) -> bool:
     return listed == 0 and s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
-def test_pinned_input_is_read_before_its_head_answers(
-    s3: S3Client, bucket: str, moto_endpoint: str
-) -> None:
+def _calls(run: ExecutionEngine) -> list[str]:
+    """``send X`` and ``answered X`` for every request ``run`` makes from now on."""
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def note(event: str, model: Any) -> None:
+        with lock:
+            calls.append(f"{event} {model.name}")
+
+    events = run.io.client.meta.events
+    events.register("before-call.s3", lambda model, **_: note("send", model))
+    events.register("after-call.s3", lambda model, **_: note("answered", model))
+    return calls
+
+
+def test_pinned_input_is_read_without_a_head(s3: S3Client, bucket: str, moto_endpoint: str) -> None:
     s3.put_object(Bucket=bucket, Key="in/a.txt", Body=b"hello " * 1000)
     etag = _etag(s3, bucket, "in/a.txt")
     run = engine(moto_endpoint)
-    calls: list[str] = []
-    first_get = threading.Event()
+    calls = _calls(run)
 
-    def before(model: Any, **_: Any) -> None:
-        calls.append(f"send {model.name}")
-        if model.name == "GetObject":
-            first_get.set()
-        if model.name == "HeadObject":  # held until a GET is on its way, if one comes
-            first_get.wait(HEAD_HOLD_SECONDS)
-
-    def after(model: Any, **_: Any) -> None:
-        calls.append(f"answered {model.name}")
-
-    run.io.client.meta.events.register("before-call.s3", before)
-    run.io.client.meta.events.register("after-call.s3", after)
-    workflow = gzip_workflow(bucket)
-
-    record = _execute(run, workflow, bucket, "in/a.txt", etag=etag, size=6000)
+    record = _execute(run, gzip_workflow(bucket), bucket, "in/a.txt", etag=etag, size=6000)
 
     assert record.status is ExecutionStatus.SUCCEEDED, record.error
-    assert calls.index("send GetObject") < calls.index("answered HeadObject")
+    assert "send HeadObject" not in calls
+    assert calls[0] == "send GetObject"
     assert record.input.etag == etag and record.input.size == 6000
     assert s3.head_object(Bucket=bucket, Key="out/in/a.txt.gz")["ContentLength"] > 0
+
+
+def test_first_get_is_answered_before_the_others_are_sent(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    body = bytes(range(256)) * 1024  # 256 KiB: four 64 KiB ranges or more
+    s3.put_object(Bucket=bucket, Key="in/f.bin", Body=body)
+    run = engine(moto_endpoint)
+    calls = _calls(run)
+
+    record = _execute(
+        run,
+        gzip_workflow(bucket),
+        bucket,
+        "in/f.bin",
+        etag=_etag(s3, bucket, "in/f.bin"),
+        size=len(body),
+    )
+
+    assert record.status is ExecutionStatus.SUCCEEDED, record.error
+    gets = [c for c in calls if c.endswith("GetObject")]
+    (read,) = [step for step in record.steps if step.name == "read"]
+    assert gets.count("send GetObject") == read.details["ranges"] >= 4
+    assert gets[:2] == ["send GetObject", "answered GetObject"]
+    assert gzip.decompress(read_object(s3, bucket, "out/in/f.bin.gz")) == body
+
+
+def test_pinned_empty_input_is_headed_for_its_checks(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(
+        Bucket=bucket, Key="in/g.txt", Body=b"", Metadata={"bucketstream-execution": "older"}
+    )
+    run = engine(moto_endpoint)
+    calls = _calls(run)
+
+    record = _execute(
+        run, gzip_workflow(bucket), bucket, "in/g.txt", etag=_etag(s3, bucket, "in/g.txt"), size=0
+    )
+
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.code == "LoopPrevented"
+    assert calls == ["send HeadObject", "answered HeadObject"]
+    assert _nothing_written(s3, bucket)
 
 
 def test_unpinned_input_is_headed_before_it_is_read(

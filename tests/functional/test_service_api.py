@@ -12,9 +12,10 @@ import pytest
 from tests.support.faults import fault_proxy
 from tests.support.service import (
     GATES,
+    READ_ATTEMPTS,
     archive_workflows,
     config,
-    failing_heads,
+    failing_gets,
     gated_workflows,
     proxied_storage,
     running,
@@ -175,8 +176,9 @@ async def test_transient_failures_are_retried_and_bad_input_is_not(
     )
     s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data" * 1000)
     s3.put_object(Bucket=bucket, Key="packed/bad.gz", Body=b"not gzip at all")
-    # The API HEADs the object (1st), the engine pins it (2nd, times out), the retry (3rd).
-    decide = failing_heads(bucket, "incoming/x.bin", lambda n: n == 2)
+    # The API HEADs the object; the engine's first attempt finds the store unavailable for
+    # every GET it tries; the retry reads it.
+    decide = failing_gets(bucket, "incoming/x.bin", lambda n: n <= READ_ATTEMPTS)
     with fault_proxy(moto_endpoint, decide) as (proxy, log):
         cfg = config(moto_endpoint, flows, storage=proxied_storage(proxy))
         async with running(cfg) as (_, client):
@@ -190,7 +192,7 @@ async def test_transient_failures_are_retried_and_bad_input_is_not(
             assert retried["status"] == "succeeded"
             assert retried["attempts"] == 2
             assert retried["error"] is None
-            assert len(log.injected) == 1
+            assert len(log.injected) == READ_ATTEMPTS
             bad = await wait_final(client, unpack.json()["id"])
             assert bad["status"] == "failed"
             assert bad["attempts"] == 1

@@ -14,8 +14,10 @@ import pytest
 from tests.support.faults import fault_proxy
 from tests.support.service import (
     GATES,
+    READ_ATTEMPTS,
     archive_workflows,
     config,
+    failing_gets,
     failing_heads,
     gated_workflows,
     notify_queue,
@@ -185,7 +187,7 @@ async def test_transient_failure_is_retried_on_redelivery_then_deleted(
     s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
 ) -> None:
     queue = notify_queue(s3, sqs, bucket)
-    decide = failing_heads(bucket, "incoming/x.bin", lambda n: n == 2)
+    decide = failing_gets(bucket, "incoming/x.bin", lambda n: n <= READ_ATTEMPTS)
     with fault_proxy(moto_endpoint, decide) as (proxy, log):
         cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url)
         async with running(cfg) as (_, client):
@@ -198,7 +200,7 @@ async def test_transient_failure_is_retried_on_redelivery_then_deleted(
             await eventually(succeeded)
             (record,) = await _executions(client)
             assert record["attempts"] == 2
-            assert len(log.injected) == 1
+            assert len(log.injected) == READ_ATTEMPTS
 
             async def drained() -> bool:
                 return queue_size(sqs, queue.url) == 0
@@ -212,7 +214,7 @@ async def test_message_is_deleted_after_max_receive_and_the_failure_recorded(
     s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
 ) -> None:
     queue = notify_queue(s3, sqs, bucket)
-    decide = failing_heads(bucket, "incoming/x.bin", lambda n: n % 2 == 0)
+    decide = failing_gets(bucket, "incoming/x.bin", lambda n: True)
     settings = SqsSettings(wait_seconds=1, visibility_timeout=10, redelivery_delay=1, max_receive=2)
     with fault_proxy(moto_endpoint, decide) as (proxy, log):
         cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url, sqs=settings)
@@ -220,7 +222,7 @@ async def test_message_is_deleted_after_max_receive_and_the_failure_recorded(
             s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
 
             async def gave_up() -> bool:
-                return len(log.injected) == 2 and queue_size(sqs, queue.url) == 0
+                return len(log.injected) == 2 * READ_ATTEMPTS and queue_size(sqs, queue.url) == 0
 
             await eventually(gave_up)
             (record,) = await _executions(client)

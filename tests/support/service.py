@@ -19,6 +19,7 @@ import httpx
 
 from steps import StepContext
 from storage_adapter import StorageSettings, TransferSettings
+from storage_adapter.retry import RetryPolicy
 from tests.support.faults import Decide, Fault, Request
 from tests.support.storage import MiB
 from tests.support.waiting import eventually
@@ -63,8 +64,8 @@ def proxied_storage(proxy: str) -> StorageSettings:
 def failing_heads(bucket: str, key: str, fail: Callable[[int], bool]) -> Decide:
     """Time out the HEADs of ``s3://bucket/key`` whose 1-based count ``fail`` picks.
 
-    For one event the router HEADs first, then the engine pins the object: with a
-    webhook or one SQS delivery, odd counts are the router's, even ones the engine's.
+    Only the router HEADs an object (once per event or delivery); the engine reads the
+    input it pinned without one.
     """
     heads: list[str] = []
 
@@ -73,6 +74,25 @@ def failing_heads(bucket: str, key: str, fail: Callable[[int], bool]) -> Decide:
             heads.append(request.path)
             if fail(len(heads)):
                 return Fault(delay_seconds=READ_TIMEOUT + 1)
+        return None
+
+    return decide
+
+
+#: GETs of one range before the reader gives up (``RetryPolicy().attempts``).
+READ_ATTEMPTS = RetryPolicy().attempts
+
+
+def failing_gets(bucket: str, key: str, fail: Callable[[int], bool]) -> Decide:
+    """Answer ``503 SlowDown`` at once to the GETs of ``s3://bucket/key`` whose 1-based count
+    ``fail`` picks: failing :data:`READ_ATTEMPTS` in a row fails one execution attempt."""
+    gets: list[str] = []
+
+    def decide(request: Request) -> Fault | None:
+        if request.method == "GET" and request.path.startswith(f"/{bucket}/{key}"):
+            gets.append(request.path)
+            if fail(len(gets)):
+                return Fault(status=503, error_code="SlowDown")
         return None
 
     return decide

@@ -1,10 +1,10 @@
-"""Ranged reads start small and double up to the chunk size, covering every byte once."""
+"""Ranged reads cover every byte once; asked to start small, they double up to the chunk size."""
 
 from __future__ import annotations
 
 import pytest
 
-from storage_adapter.reader import DEFAULT_FIRST_RANGE, range_spans
+from storage_adapter.reader import DEFAULT_CHUNK_SIZE, DEFAULT_FIRST_RANGE, range_spans
 
 KiB, MiB = 1024, 1024 * 1024
 
@@ -23,9 +23,14 @@ def test_every_byte_once_in_order(size: int) -> None:
 
 
 def test_ranges_double_up_to_the_chunk_size() -> None:
-    lengths = [end - start + 1 for start, end in range_spans(8 * MiB, 2 * MiB)]
+    lengths = [end - start + 1 for start, end in range_spans(8 * MiB, 2 * MiB, first=256 * KiB)]
     assert lengths == [256 * KiB, 512 * KiB, 1 * MiB, 2 * MiB, 2 * MiB, 2 * MiB, 256 * KiB]
-    assert lengths[0] == DEFAULT_FIRST_RANGE
+
+
+def test_by_default_every_range_is_a_whole_chunk() -> None:
+    assert DEFAULT_FIRST_RANGE == DEFAULT_CHUNK_SIZE
+    lengths = [end - start + 1 for start, end in range_spans(7 * MiB, 2 * MiB)]
+    assert lengths == [2 * MiB, 2 * MiB, 2 * MiB, 1 * MiB]
 
 
 def test_no_range_is_larger_than_the_chunk_size() -> None:
@@ -33,8 +38,9 @@ def test_no_range_is_larger_than_the_chunk_size() -> None:
     assert {end - start + 1 for start, end in spans} == {1 * MiB}
 
 
-def test_a_large_object_costs_only_a_few_more_requests() -> None:
-    assert len(range_spans(1 << 30, 2 * MiB)) == 512 + 3  # 0.25 + 0.5 + 1 MiB, then 2 MiB each
+def test_a_small_start_costs_a_large_object_only_a_few_more_requests() -> None:
+    assert len(range_spans(1 << 30, 2 * MiB)) == 512
+    assert len(range_spans(1 << 30, 2 * MiB, first=256 * KiB)) == 512 + 3  # 0.25 + 0.5 + 1 MiB
 
 
 def test_empty_object_has_no_range() -> None:

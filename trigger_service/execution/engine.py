@@ -4,8 +4,8 @@ The pipeline is ``read → [decode] → steps… → [encode] → write``. The w
 with ``x-amz-meta-bucketstream-execution`` so it never triggers a workflow again, and reports
 its multipart upload id as soon as it exists so a crashed execution's upload can be aborted.
 The input is HEADed (pinned, and refused if it is an output); when the record already pins it
-(etag and size, as the intake records every input it HEADed) the first ranged GETs do not wait
-for that HEAD: it runs alongside them inside the read stage (:func:`read_while_checking`).
+(etag and size, as the intake records every input it HEADed) it is not HEADed again: the first
+ranged GET's answer tells the same (:func:`read_checked`), before any byte of it goes on.
 
 A fan-out workflow's pipeline is ``read → [decode] → shared steps… → tee``, the tee feeding
 each branch's ``steps… → [encode] → write`` (see :mod:`bridge.tee`): the input is read and
@@ -145,7 +145,7 @@ class ExecutionEngine:
         """Run the pipeline; returns what each output wrote, by branch name."""
         reader = pinned_reader(self.io, record.input, self.transfer)
         if is_pinned(record.input):
-            read = read_while_checking(reader, lambda info: accept_input(record, info))
+            read = read_checked(reader, lambda info: accept_input(record, info))
         else:
             accept_input(record, await reader.stat())
             read = reader.run
@@ -315,20 +315,18 @@ def accept_input(record: ExecutionRecord, info: ObjectInfo) -> None:
         raise LoopPrevented(loop.detail)
 
 
-def read_while_checking(
+def read_checked(
     reader: RangedReader, check: Callable[[ObjectInfo], None]
 ) -> Callable[[StageContext], Awaitable[None]]:
-    """The read stage of a pinned input: ranged GETs at once, the input's HEAD alongside.
+    """The read stage of a pinned input: its ranged GETs, no HEAD.
 
     The GETs are pinned by themselves (``If-Match``, ``Content-Range`` checked against the
-    size), so they need nothing from the HEAD; ``check`` (the output-marker check) gets its
-    answer. The stage ends only once both are done, so a failed check fails the read stage
-    and nothing is committed; a store round trip leaves the critical path.
+    size); ``check`` (the output-marker check) gets what the first GET answered about the
+    object, before its bytes go downstream, so a failed check fails the read stage with nothing
+    read on and nothing committed.
     """
 
     async def read(ctx: StageContext) -> None:
-        async with anyio.create_task_group() as group:
-            group.start_soon(reader.run, ctx)
-            check(await reader.stat())
+        await reader.run(ctx, check)
 
     return read
