@@ -4,8 +4,8 @@
 says when each step of the way was reached, in seconds after the event was sent:
 
 ``created`` the record made (after the intake's pinning HEAD, before its insert) ·
-``started`` the engine took it · ``input_pinned`` the read stage began (after the engine's
-own HEAD) · ``first_range_read`` the first ranged GET's bytes were handed on · ``input_read``
+``started`` the engine took it · ``input_pinned`` the read stage began (a pinned input is not
+HEADed again) · ``first_range_read`` the first ranged GET's bytes were handed on · ``input_read``
 the last one · ``decoded`` · ``compressed`` · ``watermarked`` · ``encoded`` (each step's last
 frame sent) · ``first_part_uploaded`` (multipart outputs only) · ``output_written`` every
 byte handed to the writer · ``committed`` the output object exists (PutObject or
