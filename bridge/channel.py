@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from bridge.errors import ChannelClosed
+from bridge.errors import ChannelClosed, UpstreamFailed
 from bridge.frames import frame_size
 
 T = TypeVar("T")
@@ -58,6 +58,7 @@ class Channel(Generic[T]):
         self._receive: MemoryObjectReceiveStream[T] = receive
         self._bytes_pending = 0
         self._receiver_closed = False
+        self._sender_failed = False
         self._budget_released = anyio.Event()
         self._max_frames = 0
         self._max_bytes = 0
@@ -87,18 +88,27 @@ class Channel(Generic[T]):
         self._observe()
 
     async def receive(self) -> T:
-        """Receive the next frame; raises :class:`anyio.EndOfStream` once the sender closed."""
+        """Receive the next frame; raises :class:`anyio.EndOfStream` once the sender closed, or
+        :class:`UpstreamFailed` once the buffer is empty if it closed as failed."""
         began = time.perf_counter()
         try:
             frame = await self._receive.receive()
+        except anyio.EndOfStream:
+            if self._sender_failed:
+                raise UpstreamFailed(
+                    f"channel {self.name!r}: the stage before stopped without finishing"
+                ) from None
+            raise
         finally:
             self._receive_blocked += time.perf_counter() - began
         self._release(frame_size(frame))
         self._observe()
         return frame
 
-    def close_sender(self) -> None:
-        """Signal end of stream: the receiver sees no more frames once the buffer drains."""
+    def close_sender(self, *, failed: bool = False) -> None:
+        """Signal end of stream: the receiver sees no more frames once the buffer drains. With
+        ``failed``, it then gets :class:`UpstreamFailed` instead of the end of the stream."""
+        self._sender_failed = self._sender_failed or failed
         self._send.close()
 
     def close_receiver(self) -> None:

@@ -4,6 +4,7 @@
 
     BridgeError
     ├── ChannelClosed        a send on a channel whose receiving side has gone away
+    │   └── UpstreamFailed   a receive on a channel whose sending stage failed or was cancelled
     └── StageFailed          a stage raised; carries the stage name and the original error
 """
 
@@ -16,6 +17,11 @@ class BridgeError(Exception):
 
 class ChannelClosed(BridgeError):
     """The other end of a channel has been closed; the frame was not delivered."""
+
+
+class UpstreamFailed(ChannelClosed):
+    """The stage sending on a channel stopped without finishing: its input has no end, and a
+    stage must not take what arrived for the whole of it."""
 
 
 class StageFailed(BridgeError):

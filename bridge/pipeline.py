@@ -20,7 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import anyio
 
 from bridge.channel import Channel, ChannelStatistics
-from bridge.errors import ChannelClosed, StageFailed
+from bridge.errors import ChannelClosed, StageFailed, UpstreamFailed
 from bridge.frames import frame_size
 from bridge.metrics import StageMetrics, StageStatus
 
@@ -31,7 +31,7 @@ R_co = TypeVar("R_co", covariant=True)
 
 #: Exceptions a stage sees because a *neighbour* failed; never reported as the cause.
 KNOCK_ON_ERRORS: tuple[type[BaseException], ...] = (
-    ChannelClosed,
+    ChannelClosed,  # UpstreamFailed too
     anyio.BrokenResourceError,
     anyio.ClosedResourceError,
     anyio.EndOfStream,
@@ -224,16 +224,19 @@ async def run_stage(
         raise
     except BaseException as exc:
         original = root_cause(exc)
-        metrics.status = StageStatus.FAILED
-        metrics.extra["error"] = f"{type(original).__name__}: {original}"
         run.failures.append((name, original))
+        if isinstance(original, UpstreamFailed):  # stopped by the stage before, no fault here
+            metrics.status = StageStatus.CANCELLED
+        else:
+            metrics.status = StageStatus.FAILED
+            metrics.extra["error"] = f"{type(original).__name__}: {original}"
         raise
     else:
         metrics.status = StageStatus.SUCCEEDED
     finally:
         metrics.finished_at = time.time()
         if outgoing is not None:
-            outgoing.close_sender()
+            outgoing.close_sender(failed=metrics.status is not StageStatus.SUCCEEDED)
         if incoming is not None:
             incoming.close_receiver()
 

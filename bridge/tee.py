@@ -182,6 +182,7 @@ class FanOut(Generic[R]):
             )
 
     async def _distribute(self, ctx: StageContext, channels: list[Channel[Any]]) -> None:
+        finished = False
         try:
             async for frame in ctx.input:
                 shared = self._share(frame) if self._share is not None else frame
@@ -190,6 +191,7 @@ class FanOut(Generic[R]):
                     began = time.perf_counter()
                     await channel.send(shared)
                     ctx.metrics.record_output(size, time.perf_counter() - began)
+            finished = True
         finally:
-            for channel in channels:
-                channel.close_sender()
+            for channel in channels:  # a branch never takes a cut-off input for the whole
+                channel.close_sender(failed=not finished)

@@ -13,9 +13,11 @@ from bridge import (
     Stage,
     StageContext,
     StageFailed,
+    StageMetrics,
     StageStatus,
     run_pipeline,
 )
+from bridge.errors import UpstreamFailed
 from tests.support.fakes import MemorySink
 
 pytestmark = pytest.mark.anyio
@@ -62,6 +64,47 @@ async def test_closing_sender_ends_iteration_without_error() -> None:
     assert await channel.receive() == b"a"
     with pytest.raises(anyio.EndOfStream):
         await channel.receive()
+
+
+async def test_sender_closed_as_failed_ends_with_upstream_failed_after_the_buffer() -> None:
+    channel: Channel[bytes] = Channel(4)
+    await channel.send(b"a")
+    channel.close_sender(failed=True)
+    assert await channel.receive() == b"a"
+    with pytest.raises(UpstreamFailed):
+        await channel.receive()
+
+
+async def test_stage_after_a_failed_source_is_cancelled_not_ended() -> None:
+    """A stage that finalises at the end of its input never sees a cut-off input as whole."""
+    sink = MemorySink()
+    ended_normally: list[int] = []
+
+    async def count(ctx: StageContext) -> None:
+        frames = 0
+        with anyio.CancelScope(shield=True):  # like work in a thread: cancelled only when done
+            async for _ in ctx.input:
+                frames += 1
+        ended_normally.append(frames)  # e.g. a trailer written, a "file is empty" error
+        await ctx.write(b"%d" % frames)
+
+    async def short_source(ctx: StageContext) -> None:
+        await ctx.write(b"partial")
+        raise ConnectionResetError("peer reset")
+
+    stages = [Stage("read", short_source), Stage("count", count)]
+    metrics = [StageMetrics(name) for name in ("read", "count", "sink")]
+    with anyio.fail_after(2), pytest.raises(StageFailed) as caught:
+        await run_pipeline(stages, sink, metrics=metrics)
+    assert caught.value.stage == "read" and isinstance(caught.value.error, ConnectionResetError)
+    assert ended_normally == []
+    assert [m.status for m in metrics] == [
+        StageStatus.FAILED,
+        StageStatus.CANCELLED,
+        StageStatus.CANCELLED,
+    ]
+    assert "error" not in metrics[1].extra and "error" not in metrics[2].extra
+    assert not sink.committed and sink.aborted == 1
 
 
 async def test_send_after_receiver_closed_raises_channel_closed() -> None:
