@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from tests.support.engine import engine, execute, gzip_workflow
+from tests.support.engine import engine, execute, flows, gzip_workflow
+from tests.support.images import encode, noise
 from tests.support.storage import read_object
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.records import ExecutionRecord, ExecutionStatus
@@ -162,6 +163,37 @@ def test_pinned_input_replaced_since_fails_with_object_changed(
     assert record.status is ExecutionStatus.FAILED
     assert record.error is not None and record.error.code == "ObjectChanged"
     assert not record.error.transient
+    assert _nothing_written(s3, bucket)
+
+
+def test_image_steps_after_a_failed_read_are_cancelled_not_misled(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    """decode runs in a thread, which cancellation cannot stop mid-call: it must not take the
+    read's failure for an empty object (it used to report EmptyInput)."""
+    photo = encode(noise((320, 240)), "JPEG")
+    s3.put_object(Bucket=bucket, Key="in/p.jpg", Body=photo)
+    etag = _etag(s3, bucket, "in/p.jpg")
+    s3.put_object(Bucket=bucket, Key="in/p.jpg", Body=photo + b"replaced")
+    workflow = flows(
+        {
+            "photos": {
+                "trigger": {"bucket": bucket, "prefix": "in/"},
+                "steps": [{"compress": {"max_width": 100, "format": "jpeg"}}],
+                "output": {"bucket": bucket, "key": "out/{key}"},
+            }
+        }
+    ).get("photos")
+
+    record = _execute(
+        engine(moto_endpoint), workflow, bucket, "in/p.jpg", etag=etag, size=len(photo)
+    )
+
+    assert record.error is not None and record.error.code == "ObjectChanged"
+    assert record.error.step == "read"
+    after_read = [(step.name, step.status) for step in record.steps if step.name != "read"]
+    assert after_read == [(name, "cancelled") for name in ("decode", "compress", "encode", "write")]
+    assert all("error" not in step.details for step in record.steps if step.name != "read")
     assert _nothing_written(s3, bucket)
 
 
