@@ -176,20 +176,12 @@ class RangedReader:
         size = int(response["ContentLength"])
         if self._size is not None and self._size != size:
             raise self._changed(f"its size is {size}, the event said {self._size}")
-        return ObjectInfo(
-            bucket=self.bucket,
-            key=self.key,
-            size=size,
-            etag=etag,
-            version_id=version_or_none(response.get("VersionId")) or self._version_id,
-            content_type=response.get("ContentType"),
-            metadata=dict(response.get("Metadata", {})),
-        )
+        return self._described_by(response, size, etag)
 
     def _get_range(self, start: int, end: int, answered: anyio.Event | None = None) -> bytes:
         """In a worker thread: the bytes of one range. With ``answered``, what the answer says of
         the object is kept for ``run``'s check and the event set as soon as the headers are in."""
-        assert self._etag is not None
+        assert self._etag is not None and self._size is not None
         params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": self.key,
@@ -221,8 +213,8 @@ class RangedReader:
                     bucket=self.bucket,
                     key=self.key,
                 )
-            if answered is not None:
-                self._answered = self._described_by(response)
+            if answered is not None:  # the pinned etag and size: the answer matched them
+                self._answered = self._described_by(response, self._size, self._etag)
                 anyio.from_thread.run_sync(answered.set)
             data: bytes = body.read()
         finally:
@@ -231,14 +223,13 @@ class RangedReader:
             raise ShortRead(f"range {start}-{end}: got {len(data)} bytes")
         return data
 
-    def _described_by(self, response: dict[str, Any]) -> ObjectInfo:
-        """What a GET's answer says of the object (the pinned etag and size: it matched)."""
-        assert self._etag is not None and self._size is not None
+    def _described_by(self, response: dict[str, Any], size: int, etag: str) -> ObjectInfo:
+        """What a HEAD's or a GET's answer says of the object, of ``size`` bytes and ``etag``."""
         return ObjectInfo(
             bucket=self.bucket,
             key=self.key,
-            size=self._size,
-            etag=strip_etag(response.get("ETag")) or self._etag,
+            size=size,
+            etag=etag,
             version_id=version_or_none(response.get("VersionId")) or self._version_id,
             content_type=response.get("ContentType"),
             metadata=dict(response.get("Metadata", {})),

@@ -5,7 +5,7 @@ with ``x-amz-meta-bucketstream-execution`` so it never triggers a workflow again
 its multipart upload id as soon as it exists so a crashed execution's upload can be aborted.
 The input is HEADed (pinned, and refused if it is an output); when the record already pins it
 (etag and size, as the intake records every input it HEADed) it is not HEADed again: the first
-ranged GET's answer tells the same (:func:`read_checked`), before any byte of it goes on.
+ranged GET's answer tells the same, and ``RangedReader.run`` checks it before any byte goes on.
 
 A fan-out workflow's pipeline is ``read → [decode] → shared steps… → tee``, the tee feeding
 each branch's ``steps… → [encode] → write`` (see :mod:`bridge.tee`): the input is read and
@@ -17,6 +17,7 @@ execution never leaves some of its outputs behind. A retry writes them all again
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -144,12 +145,12 @@ class ExecutionEngine:
     ) -> dict[str, WriteResult]:
         """Run the pipeline; returns what each output wrote, by branch name."""
         reader = pinned_reader(self.io, record.input, self.transfer)
-        if is_pinned(record.input):
-            read = read_checked(reader, lambda info: accept_input(record, info))
+        check: Callable[[ObjectInfo], None] | None = None
+        if is_pinned(record.input):  # checked on the first GET's answer, before any byte goes on
+            check = functools.partial(accept_input, record)
         else:
             accept_input(record, await reader.stat())
-            read = reader.run
-        stages = [Stage("read", read)]
+        stages = [Stage("read", functools.partial(reader.run, check=check))]
         stages += [to_stage(step, log) for step in workflow.planned_steps()]
         if workflow.fan_out:
             chosen = workflow.branch(output_name).name if tee is not None else None
@@ -313,20 +314,3 @@ def accept_input(record: ExecutionRecord, info: ObjectInfo) -> None:
     loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
     if loop is not None and loop.reason == REASON_EXECUTION_OUTPUT:
         raise LoopPrevented(loop.detail)
-
-
-def read_checked(
-    reader: RangedReader, check: Callable[[ObjectInfo], None]
-) -> Callable[[StageContext], Awaitable[None]]:
-    """The read stage of a pinned input: its ranged GETs, no HEAD.
-
-    The GETs are pinned by themselves (``If-Match``, ``Content-Range`` checked against the
-    size); ``check`` (the output-marker check) gets what the first GET answered about the
-    object, before its bytes go downstream, so a failed check fails the read stage with nothing
-    read on and nothing committed.
-    """
-
-    async def read(ctx: StageContext) -> None:
-        await reader.run(ctx, check)
-
-    return read
