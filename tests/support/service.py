@@ -67,16 +67,7 @@ def failing_heads(bucket: str, key: str, fail: Callable[[int], bool]) -> Decide:
     Only the router HEADs an object (once per event or delivery); the engine reads the
     input it pinned without one.
     """
-    heads: list[str] = []
-
-    def decide(request: Request) -> Fault | None:
-        if request.method == "HEAD" and request.path.startswith(f"/{bucket}/{key}"):
-            heads.append(request.path)
-            if fail(len(heads)):
-                return Fault(delay_seconds=READ_TIMEOUT + 1)
-        return None
-
-    return decide
+    return _failing("HEAD", bucket, key, fail, Fault(delay_seconds=READ_TIMEOUT + 1))
 
 
 #: GETs of one range before the reader gives up (``RetryPolicy().attempts``).
@@ -86,13 +77,20 @@ READ_ATTEMPTS = RetryPolicy().attempts
 def failing_gets(bucket: str, key: str, fail: Callable[[int], bool]) -> Decide:
     """Answer ``503 SlowDown`` at once to the GETs of ``s3://bucket/key`` whose 1-based count
     ``fail`` picks: failing :data:`READ_ATTEMPTS` in a row fails one execution attempt."""
-    gets: list[str] = []
+    return _failing("GET", bucket, key, fail, Fault(status=503, error_code="SlowDown"))
+
+
+def _failing(
+    method: str, bucket: str, key: str, fail: Callable[[int], bool], fault: Fault
+) -> Decide:
+    """``fault`` for the ``method`` requests of ``s3://bucket/key`` whose count ``fail`` picks."""
+    seen: list[str] = []  # appended from the proxy's threads (an append is atomic)
 
     def decide(request: Request) -> Fault | None:
-        if request.method == "GET" and request.path.startswith(f"/{bucket}/{key}"):
-            gets.append(request.path)
-            if fail(len(gets)):
-                return Fault(status=503, error_code="SlowDown")
+        if request.method == method and request.path.startswith(f"/{bucket}/{key}"):
+            seen.append(request.path)
+            if fail(len(seen)):
+                return fault
         return None
 
     return decide
