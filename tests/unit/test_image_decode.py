@@ -20,6 +20,7 @@ from steps.errors import (
 )
 from steps.image import DecodeParams, decode_bytes
 from steps.image.codec import shrink
+from steps.image.codec.band_feed import BandFeed
 from steps.image.codec.decode import (
     JPEG_READ_SIZE,
     DecodeProgress,
@@ -404,13 +405,13 @@ def test_an_mpo_keeps_pillows_own_shrink_on_load() -> None:
     buffer = io.BytesIO()
     first.save(buffer, "MPO", save_all=True, append_images=[second])
     progress = DecodeProgress()
-    sent: list[object] = []
+    feed = BandFeed()
     picture = decode_stream(
         ChunkReader.over([buffer.getvalue()]),
         DecodeParams(target_size=(600, 600)),
         progress,
-        sent.append,
+        feed,
     )
     assert picture.source_format == "MPO"
     assert picture.size == (800, 600)  # Pillow's 1/2, where 3/8 would give 600 × 450
-    assert sent == [] and progress.bands == 0
+    assert list(feed) == [] and progress.bands == 0

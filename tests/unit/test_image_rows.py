@@ -12,6 +12,7 @@ import steps
 from bridge import Stage, StageContext, StageFailed, run_pipeline
 from steps.errors import TruncatedImage
 from steps.image import DecodeParams, PictureStrip, decode_bytes
+from steps.image.codec.band_feed import BandFeed
 from steps.image.codec.decode import DecodeProgress, decode_stream
 from steps.image.codec.rows import RowBands, watchable
 from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
@@ -29,12 +30,12 @@ def decode_in_bands(
     data: bytes, params: DecodeParams | None = None
 ) -> tuple[list[PictureStrip], DecodeProgress, Image.Image]:
     """Decode ``data`` with bands collected; also returns the image the decoder filled."""
-    sent: list[PictureStrip] = []
+    feed = BandFeed()
     progress = DecodeProgress()
     picture = decode_stream(
-        ChunkReader.over(chunks(data)), params or DecodeParams(), progress, sent.append
+        ChunkReader.over(chunks(data)), params or DecodeParams(), progress, feed
     )
-    return sent, progress, picture.image
+    return list(feed), progress, picture.image
 
 
 def joined(strips: list[PictureStrip]) -> Image.Image:
@@ -64,12 +65,13 @@ def test_bands_leave_while_the_data_still_arrives() -> None:
     data = encode(noise((1600, 1200)), "JPEG", quality=95)
     received_at_band: list[int] = []
     reader = ChunkReader.over(chunks(data))
-    decode_stream(
-        reader,
-        DecodeParams(),
-        DecodeProgress(),
-        lambda strip: received_at_band.append(reader.bytes_received),
-    )
+
+    class Watched(BandFeed):
+        def ready(self, top: int, bottom: int) -> None:
+            received_at_band.append(reader.bytes_received)
+            super().ready(top, bottom)
+
+    decode_stream(reader, DecodeParams(), DecodeProgress(), Watched())
     assert len(received_at_band) > 4
     # the first band went out when a fraction of the file had arrived, the last near the end
     assert received_at_band[0] < len(data) / 4
@@ -131,7 +133,7 @@ def test_rows_already_set_before_decoding_turn_banding_off() -> None:
     """If the image memory were not cleared, no row could be trusted: nothing is sent early."""
     image = Image.new("RGB", (40, 100), (1, 2, 3))  # every pixel's fourth byte already 255
     sent: list[tuple[int, int]] = []
-    bands = RowBands(image, 16, lambda rows, top: sent.append((top, rows.height)))
+    bands = RowBands(image, 16, lambda top, bottom: sent.append((top, bottom - top)))
     bands.poll()
     bands.finish()
     assert sent == [] and not bands.started
@@ -140,7 +142,7 @@ def test_rows_already_set_before_decoding_turn_banding_off() -> None:
 def test_poll_sends_only_finished_bands() -> None:
     image = Image.new("RGB", (40, 100))  # zeroed, as Pillow allocates a picture to decode into
     sent: list[tuple[int, int]] = []
-    bands = RowBands(image, 32, lambda rows, top: sent.append((top, rows.height)))
+    bands = RowBands(image, 32, lambda top, bottom: sent.append((top, bottom - top)))
     bands.poll()
     assert sent == []
     image.paste((9, 9, 9), (0, 0, 40, 70))  # rows 0-69 "decoded"
@@ -155,7 +157,7 @@ def test_poll_sends_only_finished_bands() -> None:
 def test_finish_sends_the_rest_once_banding_started() -> None:
     image = Image.new("RGB", (40, 100))
     sent: list[tuple[int, int]] = []
-    bands = RowBands(image, 32, lambda rows, top: sent.append((top, rows.height)))
+    bands = RowBands(image, 32, lambda top, bottom: sent.append((top, bottom - top)))
     bands.poll()
     image.paste((9, 9, 9), (0, 0, 40, 40))
     bands.poll()

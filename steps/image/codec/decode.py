@@ -7,8 +7,8 @@ whitelist → pixel-count check as soon as the header is known (raises before th
 stage input through its CPU gate (one trip to the event loop per chunk), and records decode
 progress in the stage metrics. It also sets up Pillow's block cache (:mod:`.blocks`). When the
 next step takes strips, an upright RGB JPEG goes on in bands of rows while it decodes
-(:mod:`.rows`), through a small buffer the step forwards from; other pictures go on whole once
-decoded.
+(:mod:`.rows`): the decoding thread only announces each finished band, and a second thread
+copies it and sends it on (:mod:`.band_feed`); other pictures go on whole once decoded.
 
 ``Image.MAX_IMAGE_PIXELS`` is never changed and ``LOAD_TRUNCATED_IMAGES`` never set: the limit
 is checked here with the workflow's ``max_pixels``; Pillow's own decompression-bomb check
@@ -18,9 +18,10 @@ Corrupt EXIF is dropped (orientation counts as upright) and noted; the pixels ar
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import IO, Any, cast
 
@@ -36,6 +37,7 @@ from steps.errors import (
     EmptyInput,
     ImageTooLarge,
 )
+from steps.image.codec.band_feed import BandFeed
 from steps.image.codec.blocks import keep_freed_blocks
 from steps.image.codec.exif import CorruptExif, ExifData, parse_exif
 from steps.image.codec.formats import (
@@ -60,8 +62,6 @@ DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 #: decodes at the smallest scale that still covers the box (what sharp's default
 #: ``fastShrinkOnLoad`` does); 1.4-2 keeps fine patterns (fabric, small text) crisper.
 DEFAULT_OVERSAMPLE = 1.0
-#: Bands of rows the decode may hand on ahead of the next stage before it waits.
-BANDS_AHEAD = 2
 #: Compressed bytes Pillow gives libjpeg per call (its default is 64 KiB). Each call ends with
 #: the decoding thread taking the GIL back and checking for finished bands; 256 KiB makes ~31
 #: calls for an 8 MB photo instead of ~122. Measured on the 24 MP job, 10 interleaved runs:
@@ -121,7 +121,7 @@ class DecodeProgress:
     draft_scale: float = 1.0
     frames: int = 0
     streamed: bool = False
-    #: Bands of rows sent on while the picture decoded (0: sent once decoded).
+    #: Bands of rows announced while the picture decoded (0: sent once decoded).
     bands: int = 0
     #: CPU time of the decoding thread (header, decode, bands), in seconds.
     cpu_seconds: float = 0.0
@@ -157,37 +157,38 @@ def draft_request(
     return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
-#: Called, in the decoding thread, with each band of rows sent on while the picture decodes.
-SendBand = Callable[[PictureStrip], None]
-
-
 def decode_stream(
     reader: ChunkReader,
     params: DecodeParams,
     progress: DecodeProgress | None = None,
-    send_band: SendBand | None = None,
+    bands: BandFeed | None = None,
 ) -> Picture:
     """Decode the image ``reader`` delivers; raises a typed :class:`InputError` on bad input.
 
-    With ``send_band``, an upright RGB JPEG goes out in bands of rows while it decodes
-    (:mod:`.rows`); ``progress.bands`` then says how many went out, and the returned picture
-    holds nothing that was not sent. The reader is released afterwards: Pillow's image objects
-    may keep a reference to it.
+    With ``bands``, an upright RGB JPEG is announced there in bands of rows while it decodes
+    (:mod:`.rows`); ``progress.bands`` then says how many, and the returned picture holds
+    nothing that the feed does not. The feed is closed at the end (as failed if this raises).
+    The reader is released afterwards: Pillow's image objects may keep a reference to it.
     """
     progress = progress if progress is not None else DecodeProgress()
     began = time.thread_time()
+    failed = True
     try:
-        return _decode(reader, params, progress, send_band)
+        picture = _decode(reader, params, progress, bands)
+        failed = False
+        return picture
     finally:
         progress.cpu_seconds = round(time.thread_time() - began, 4)
         reader.release()
+        if bands is not None:
+            bands.close(failed=failed)
 
 
 def _decode(
     reader: ChunkReader,
     params: DecodeParams,
     progress: DecodeProgress,
-    send_band: SendBand | None,
+    feed: BandFeed | None,
 ) -> Picture:
     if reader.is_empty():
         raise EmptyInput("the object is empty (0 bytes): there is no image to decode")
@@ -211,10 +212,12 @@ def _decode(
             reader.stream()
             if image.format == "JPEG":
                 image.decodermaxblock = JPEG_READ_SIZE
-                if send_band is not None and orientation == 1 and watchable(image):
+                if feed is not None and orientation == 1 and watchable(image):
                     header = image.info
                     template = _picture(image, params, header, exif, orientation, notes, progress)
-                    bands = _row_bands(image, template, send_band)
+                    rows = strip_rows(image.width, pixel_bytes(image.mode))
+                    bands = RowBands(image, rows, feed.ready)
+                    feed.start(functools.partial(_band_strip, bands, template))
                     reader.before_streamed_reads(bands.poll)
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
         broken: list[str] = []
@@ -260,16 +263,11 @@ def _picture(
     )
 
 
-def _row_bands(image: Image.Image, template: Picture, send_band: SendBand) -> RowBands:
-    """Bands of ``image``'s rows (:func:`.rows.watchable`) sent as strips of ``template`` while
-    it decodes; the reader must call :meth:`RowBands.poll`."""
-    size = image.size
-
-    def emit(rows: Image.Image, top: int) -> None:
-        rows.info = pixel_info(rows.info)
-        send_band(PictureStrip(replace(template, frames=(rows,)), top, size))
-
-    return RowBands(image, strip_rows(size[0], pixel_bytes(image.mode)), emit)
+def _band_strip(bands: RowBands, template: Picture, top: int, bottom: int) -> PictureStrip:
+    """Rows ``[top, bottom)`` of the picture being decoded, copied, as a strip of ``template``."""
+    rows = bands.copy(top, bottom)
+    rows.info = pixel_info(rows.info)
+    return PictureStrip(replace(template, frames=(rows,)), top, template.size)
 
 
 def decode_bytes(
@@ -324,30 +322,20 @@ async def decode(ctx: StepContext) -> None:
     def fetch() -> bytes | None:
         return gate.run_waiting(next_chunk)
 
-    bands_out, bands_in = anyio.create_memory_object_stream[PictureStrip](BANDS_AHEAD)
-
-    def send_band(strip: PictureStrip) -> None:
-        # Handed to the forwarder with the CPU token kept: lending it back for every band would
-        # make the decode, the critical path, queue behind the resize jobs for a token each time.
-        try:
-            anyio.from_thread.run_sync(bands_out.send_nowait, strip)
-        except anyio.WouldBlock:
-            gate.run_waiting(bands_out.send, strip)  # compress is behind: wait without the token
-
-    async def forward_bands() -> None:
-        async with bands_in:
-            async for strip in bands_in:
-                await ctx.write(strip)
+    def send_bands(feed: BandFeed) -> None:  # its own thread, without a CPU token: it copies
+        for strip in feed:  # finished rows (the copy releases the GIL) and waits on compress
+            anyio.from_thread.run(ctx.write, strip)
 
     reader = ChunkReader(fetch)
     progress = DecodeProgress()
-    banded = send_band if params.strips else None
+    feed = BandFeed() if params.strips else None
     try:
         async with anyio.create_task_group() as group:
-            group.start_soon(forward_bands)
-            async with bands_out, gate:
+            if feed is not None:
+                group.start_soon(functools.partial(anyio.to_thread.run_sync, send_bands, feed))
+            async with gate:
                 picture = await anyio.to_thread.run_sync(
-                    decode_stream, reader, params, progress, banded
+                    decode_stream, reader, params, progress, feed
                 )
     finally:
         ctx.metrics.extra.update(progress.as_extra(reader))

@@ -6,7 +6,9 @@ after each decoder call (``ImageFile.load``). It keeps no row counter one can re
 (``load_prepare``), and Pillow stores an RGB pixel in four bytes, the fourth set to 255 as each
 row is unpacked. Rows are written in order, so a band whose last row's last pixel has that byte
 set is finished. :meth:`RowBands.poll` runs between decoder calls, in the decoding thread, so it
-never looks at a row being written.
+never looks at a row being written. It only says which bands are finished; copying a band
+(:meth:`RowBands.copy`) is left to the thread that sends it on (:mod:`.band_feed`): a finished
+row is never written again, so it can be copied while Pillow decodes the rows below it.
 
 Before the first decoder call every row that will be probed is checked to be still zero; if one
 is not (a Pillow that reuses memory without clearing it), no band is handed out and the picture
@@ -22,8 +24,8 @@ from PIL import Image
 #: Value Pillow stores in the fourth byte of every decoded RGB pixel.
 _DECODED = 255
 
-#: Called with a band's rows (a copy) and the row it starts at.
-EmitBand = Callable[[Image.Image, int], None]
+#: Called, in the decoding thread, with the first row and the end row of each finished band.
+BandReady = Callable[[int, int], None]
 
 
 def watchable(image: Image.Image) -> bool:
@@ -33,25 +35,25 @@ def watchable(image: Image.Image) -> bool:
 
 
 class RowBands:
-    """Hands out bands of ``rows`` rows of ``image`` as Pillow finishes decoding them.
+    """Says, band by band of ``rows`` rows, which rows of ``image`` Pillow has finished decoding.
 
-    ``emit`` gets each band (a copy of its rows) and the row it starts at, in order, from the
-    thread that decodes. Call :meth:`poll` between decoder calls, once ``load()`` has allocated
-    the image memory (from the first read after its seek to the data), and :meth:`finish` after
+    ``ready`` gets each finished band's ``[top, bottom)``, in order, from the thread that
+    decodes. Call :meth:`poll` between decoder calls, once ``load()`` has allocated the image
+    memory (from the first read after its seek to the data), and :meth:`finish` after
     ``load()``.
     """
 
-    def __init__(self, image: Image.Image, rows: int, emit: EmitBand) -> None:
+    def __init__(self, image: Image.Image, rows: int, ready: BandReady) -> None:
         if rows < 1:
             raise ValueError(f"a band holds at least one row, not {rows}")
         self._image = image
         self._rows = rows
-        self._emit = emit
+        self._ready = ready
         self._checked = False
         self._usable = False
         #: Rows handed out so far (the next band starts here).
         self.sent_rows = 0
-        #: Bands handed out so far.
+        #: Bands found finished so far.
         self.bands = 0
 
     @property
@@ -92,11 +94,15 @@ class RowBands:
         pixel = self._copy((width - 1, bottom - 1, width, bottom))
         return pixel.tobytes("raw", "RGBX")[3] == _DECODED
 
+    def copy(self, top: int, bottom: int) -> Image.Image:
+        """A copy of the finished rows ``[top, bottom)``; safe from any thread while Pillow
+        decodes the rows below them (the copy releases the GIL)."""
+        return self._copy((0, top, self._image.width, bottom))
+
     def _send(self, bottom: int) -> None:
         top = self.sent_rows
-        band = self._copy((0, top, self._image.width, bottom))
         self.sent_rows, self.bands = bottom, self.bands + 1
-        self._emit(band, top)
+        self._ready(top, bottom)
 
     def _copy(self, box: tuple[int, int, int, int]) -> Image.Image:
         """A copy of ``box`` of the image being decoded, through its core image: ``crop()``
