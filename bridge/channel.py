@@ -8,7 +8,9 @@ closing the receiving side makes further sends raise :class:`~bridge.errors.Chan
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -92,18 +94,18 @@ class Channel(Generic[T]):
         :class:`UpstreamFailed` once the buffer is empty if it closed as failed."""
         began = time.perf_counter()
         try:
-            frame = await self._receive.receive()
-        except anyio.EndOfStream:
-            if self._sender_failed:
-                raise UpstreamFailed(
-                    f"channel {self.name!r}: the stage before stopped without finishing"
-                ) from None
-            raise
+            with self._end_of_stream():
+                frame = await self._receive.receive()
         finally:
             self._receive_blocked += time.perf_counter() - began
-        self._release(frame_size(frame))
-        self._observe()
-        return frame
+        return self._received(frame)
+
+    def receive_nowait(self) -> T:
+        """The next frame if one is buffered, else :class:`anyio.WouldBlock`; the end of the
+        stream as :meth:`receive` reports it."""
+        with self._end_of_stream():
+            frame = self._receive.receive_nowait()
+        return self._received(frame)
 
     def close_sender(self, *, failed: bool = False) -> None:
         """Signal end of stream: the receiver sees no more frames once the buffer drains. With
@@ -131,6 +133,23 @@ class Channel(Generic[T]):
             send_blocked_seconds=self._send_blocked,
             receive_blocked_seconds=self._receive_blocked,
         )
+
+    @contextlib.contextmanager
+    def _end_of_stream(self) -> Iterator[None]:
+        """The end of the stream, as :class:`UpstreamFailed` if the sender closed as failed."""
+        try:
+            yield
+        except anyio.EndOfStream:
+            if self._sender_failed:
+                raise UpstreamFailed(
+                    f"channel {self.name!r}: the stage before stopped without finishing"
+                ) from None
+            raise
+
+    def _received(self, frame: T) -> T:
+        self._release(frame_size(frame))
+        self._observe()
+        return frame
 
     async def _wait_for_budget(self, size: int) -> None:
         budget = self.byte_budget

@@ -62,6 +62,19 @@ class StageInput:
         self._metrics.record_input(frame_size(frame), time.perf_counter() - began)
         return frame
 
+    def receive_nowait(self) -> Any:
+        """The next frame if it has arrived, else :class:`anyio.WouldBlock`;
+        :class:`StopAsyncIteration` at the end of the stream. For a worker thread that would
+        rather not give up what it holds (a CPU token) when a frame is already there."""
+        if self._channel is None:
+            raise StopAsyncIteration
+        try:
+            frame = self._channel.receive_nowait()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+        self._metrics.record_input(frame_size(frame), 0.0)
+        return frame
+
     async def drain(self) -> int:
         """Discard whatever is left, so upstream can finish; returns the frames discarded."""
         discarded = 0

@@ -107,6 +107,47 @@ async def test_stage_after_a_failed_source_is_cancelled_not_ended() -> None:
     assert not sink.committed and sink.aborted == 1
 
 
+async def test_receive_nowait_takes_a_buffered_frame_or_says_none_is_there() -> None:
+    channel: Channel[bytes] = Channel(2, byte_budget=4)
+    with pytest.raises(anyio.WouldBlock):
+        channel.receive_nowait()
+    await channel.send(b"abc")
+    assert channel.receive_nowait() == b"abc"
+    assert channel.statistics().bytes_pending == 0  # the budget is given back as by receive
+    channel.close_sender()
+    with pytest.raises(anyio.EndOfStream):
+        channel.receive_nowait()
+
+
+async def test_receive_nowait_reports_a_failed_sender_after_the_buffer() -> None:
+    channel: Channel[bytes] = Channel(2)
+    await channel.send(b"a")
+    channel.close_sender(failed=True)
+    assert channel.receive_nowait() == b"a"
+    with pytest.raises(UpstreamFailed):
+        channel.receive_nowait()
+
+
+async def test_stage_input_receive_nowait_counts_the_frame_and_ends_with_stop() -> None:
+    seen: list[object] = []
+
+    async def taker(ctx: StageContext) -> None:
+        while True:
+            try:
+                seen.append(ctx.input.receive_nowait())
+            except anyio.WouldBlock:
+                await anyio.sleep(0.001)
+            except StopAsyncIteration:
+                return
+
+    sink = MemorySink()
+    with anyio.fail_after(10):
+        result = await run_pipeline([source_of([b"x", b"yz"]), Stage("taker", taker)], sink)
+    assert seen == [b"x", b"yz"]
+    taker_metrics = next(m for m in result.stages if m.name == "taker")
+    assert (taker_metrics.frames_in, taker_metrics.bytes_in) == (2, 3)
+
+
 async def test_send_after_receiver_closed_raises_channel_closed() -> None:
     channel: Channel[bytes] = Channel(1)
     channel.close_receiver()

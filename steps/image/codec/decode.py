@@ -4,11 +4,13 @@
 whitelist → pixel-count check as soon as the header is known (raises before the body is read)
 → the smallest JPEG DCT scale that still covers ``target_size × oversample`` (:mod:`.shrink`) →
 ``load``. The ``decode`` step runs it in a worker thread whose reader pulls chunks from the
-stage input through its CPU gate (one trip to the event loop per chunk), and records decode
-progress in the stage metrics. It also sets up Pillow's block cache (:mod:`.blocks`). When the
-next step takes strips, an upright RGB JPEG goes on in bands of rows while it decodes
-(:mod:`.rows`): the decoding thread only announces each finished band, and a second thread
-copies it and sends it on (:mod:`.band_feed`); other pictures go on whole once decoded.
+stage input (one trip to the event loop per chunk): a chunk already there is taken with the
+thread's CPU token kept, and only a wait for one lends the token back (:class:`CpuGate`). The
+step records decode progress in the stage metrics and sets up Pillow's block cache
+(:mod:`.blocks`). When the next step takes strips, an upright RGB JPEG goes on in bands of
+rows while it decodes (:mod:`.rows`): the decoding thread only announces each finished band,
+and a second thread copies it and sends it on (:mod:`.band_feed`); other pictures go on whole
+once decoded.
 
 ``Image.MAX_IMAGE_PIXELS`` is never changed and ``LOAD_TRUNCATED_IMAGES`` never set: the limit
 is checked here with the workflow's ``max_pixels``; Pillow's own decompression-bomb check
@@ -306,21 +308,29 @@ def decode_overlap(metrics: StageMetrics, input_done_at: float | None = None) ->
 async def decode(ctx: StepContext) -> None:
     """The decode stage: read chunks through a blocking reader in a worker thread."""
     params: DecodeParams = ctx.params
-    chunks = ctx.input
+    source = ctx.stage.input
     gate = CpuGate()
     keep_freed_blocks()
 
-    async def next_chunk() -> bytes | None:
+    def arrived() -> bytes | _NotYet | None:
         try:
-            frame = await anext(chunks)
+            return _chunk(source.receive_nowait())
+        except anyio.WouldBlock:
+            return _NOT_YET
         except StopAsyncIteration:
             return None
-        if not isinstance(frame, bytes | bytearray | memoryview):
-            raise TypeError(f"decode expects byte chunks, got {type(frame).__name__}")
-        return bytes(frame)
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return _chunk(await anext(source))
+        except StopAsyncIteration:
+            return None
 
     def fetch() -> bytes | None:
-        return gate.run_waiting(next_chunk)
+        # A chunk already there is taken with the CPU token kept: lending it back for every
+        # chunk made the decode, the critical path, queue behind resize jobs for a new token.
+        chunk = anyio.from_thread.run_sync(arrived)
+        return gate.run_waiting(next_chunk) if isinstance(chunk, _NotYet) else chunk
 
     def send_bands(feed: BandFeed) -> None:  # its own thread, without a CPU token: it copies
         for strip in feed:  # finished rows (the copy releases the GIL) and waits on compress
@@ -349,6 +359,19 @@ async def decode(ctx: StepContext) -> None:
         await write_strips(ctx, picture, whole=params.one_strip)
     else:
         await ctx.write(picture)
+
+
+class _NotYet:
+    """No chunk has arrived yet."""
+
+
+_NOT_YET = _NotYet()
+
+
+def _chunk(frame: object) -> bytes:
+    if not isinstance(frame, bytes | bytearray | memoryview):
+        raise TypeError(f"decode expects byte chunks, got {type(frame).__name__}")
+    return bytes(frame)
 
 
 def _check_pixels(size: tuple[int, int], limit: int) -> None:
