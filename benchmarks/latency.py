@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from benchmarks.image_jobs import s3_event
+from benchmarks.proc import cpu_seconds
 from benchmarks.service import ServiceProcess
 
 if TYPE_CHECKING:
@@ -113,11 +114,19 @@ def median_milestones(runs: Sequence[dict[str, float | None]]) -> dict[str, floa
 
 
 class ServeClient:
-    """Sends S3 notifications to a running ``serve`` and times each execution."""
+    """Sends S3 notifications to a running ``serve`` and times each execution.
 
-    def __init__(self, service: ServiceProcess, client: S3Client) -> None:
+    With ``server_pid`` (the storage server's process), each execution also reports the CPU
+    seconds the service and the server used from the event until the client saw the final
+    record: on two cores, their sum over ``seen`` says how busy the machine was.
+    """
+
+    def __init__(
+        self, service: ServiceProcess, client: S3Client, server_pid: int | None = None
+    ) -> None:
         self.service = service
         self.client = client
+        self.server_pid = server_pid
         self.http = httpx.Client(base_url=service.url, timeout=30)
 
     def execute(self, photo: bytes, key: str, *, timeout: float = 120) -> dict[str, Any]:
@@ -129,6 +138,7 @@ class ServeClient:
         bucket = self.service.bucket
         etag = self.client.put_object(Bucket=bucket, Key=key, Body=photo)["ETag"].strip('"')
         event = s3_event(bucket, key, len(photo), etag)
+        cpu_before = cpu_seconds(self.service.pid), cpu_seconds(self.server_pid)
         began = time.time()
         answer = self.http.post("/events", json=event)
         accepted = time.time()
@@ -144,6 +154,7 @@ class ServeClient:
                 break
             time.sleep(POLL_SECONDS)
         seen = time.time()
+        cpu_after = cpu_seconds(self.service.pid), cpu_seconds(self.server_pid)
         self.client.delete_object(Bucket=bucket, Key=key)
         if record["status"] != "succeeded":
             raise RuntimeError(f"serve execution did not succeed: {record.get('error')}")
@@ -151,7 +162,18 @@ class ServeClient:
         points["seen"] = round(seen - began, 4)
         committed = points["committed"]
         assert committed is not None
-        return {"seconds": committed, "milestones": points, "output_key": record["output"]["key"]}
+        names = ("service", "server")
+        used = {
+            f"{name}_cpu_seconds": round(after - before, 3)
+            for name, before, after in zip(names, cpu_before, cpu_after, strict=True)
+            if before is not None and after is not None
+        }
+        return {
+            "seconds": committed,
+            "milestones": points,
+            "output_key": record["output"]["key"],
+            **used,
+        }
 
     def close(self) -> None:
         """Close the HTTP connection."""

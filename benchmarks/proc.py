@@ -53,7 +53,7 @@ def run_job(
     With ``server_pid``, the CPU seconds that process spent meanwhile are added to the result
     as ``server_cpu_seconds`` (the storage server's share of the work).
     """
-    server_cpu = _cpu_seconds(server_pid)
+    server_cpu = cpu_seconds(server_pid)
     spec = json.dumps({"target": target, "params": params})
     child_env = set_credentials(dict(os.environ))
     child_env.update(env or {})
@@ -71,7 +71,7 @@ def run_job(
             if completed.returncode != 0:
                 break
             data = json.loads(line[len(MARKER) :])
-            after = _cpu_seconds(server_pid)
+            after = cpu_seconds(server_pid)
             if server_cpu is not None and after is not None:
                 data["server_cpu_seconds"] = round(after - server_cpu, 3)
             return JobResult(data)
@@ -79,7 +79,8 @@ def run_job(
     raise JobFailed(f"job {target} exited with {completed.returncode}: {tail}")
 
 
-def _cpu_seconds(pid: int | None) -> float | None:
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds process ``pid`` has used so far (None when unknown)."""
     if pid is None:
         return None
     try:

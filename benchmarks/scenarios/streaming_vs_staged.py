@@ -44,7 +44,7 @@ def run(ctx: Context) -> dict[str, Any]:
     bucket = new_bucket(client)
     etag = client.put_object(Bucket=bucket, Key="in/photo.jpg", Body=data)["ETag"]
     base = {"endpoint": ctx.endpoint, "bucket": bucket, "key": "in/photo.jpg", "warmup": WARMUP}
-    serve = ServeClient(ctx.service(), client)
+    serve = ServeClient(ctx.service(), client, ctx.server.pid)
     load_at_start = load_average()
     raw: list[dict[str, Any]] = []
     similarity = None
@@ -62,6 +62,9 @@ def run(ctx: Context) -> dict[str, Any]:
                     by_serve = serve.execute(data, f"in/staged-vs-serve-{index}.jpg")
                     row["serve_seconds"] = by_serve["seconds"]
                     row["serve_milestones"] = by_serve["milestones"]
+                    for name in ("service_cpu_seconds", "server_cpu_seconds"):
+                        if name in by_serve:
+                            row[f"serve_{name}"] = by_serve[name]
                     client.delete_object(Bucket=serve.service.bucket, Key=by_serve["output_key"])
                 elif side == "pipeline":
                     params = {**base, "size": len(data), "etag": etag.strip('"')}
@@ -96,6 +99,7 @@ def run(ctx: Context) -> dict[str, Any]:
     ratio = ratios(pipeline, staged)
     serve_ratio = ratios(served, staged)
     serve_points = median_milestones([r["serve_milestones"] for r in raw])
+    cpu = _cpu_use(raw)
     pipeline_points = median_milestones([r["pipeline_milestones"] or {} for r in raw])
     return entry(
         "streaming_vs_staged",
@@ -135,6 +139,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "pipeline_peak_rss_mb": summary([r["pipeline_peak_rss_mb"] for r in raw], digits=1),
             "staged_peak_rss_mb": summary([r["staged_peak_rss_mb"] for r in raw], digits=1),
             "ssim_pipeline_vs_staged": None if similarity is None else round(similarity, 4),
+            **cpu,
         },
         ratios={"serve_over_staged_seconds": serve_ratio, "pipeline_over_staged_seconds": ratio},
         goals=[
@@ -145,5 +150,26 @@ def run(ctx: Context) -> dict[str, Any]:
             f"SSIM: {METHOD}",
             "milestones: seconds after the event was sent (see benchmarks/latency.py); "
             "phases: the time between consecutive milestones, from the medians",
+            "serve_*_cpu_seconds: CPU of the serve process and of the storage server from the "
+            "event until the client saw the final record (its polls included); "
+            "serve_cores_busy: their sum over that time, on a machine of "
+            f"{os.cpu_count()} cores",
         ],
     )
+
+
+def _cpu_use(raw: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-execution CPU of the serve side, and how many cores it kept busy."""
+    rows = [r for r in raw if "serve_service_cpu_seconds" in r and "serve_server_cpu_seconds" in r]
+    if not rows:
+        return {}
+    busy = [
+        (r["serve_service_cpu_seconds"] + r["serve_server_cpu_seconds"])
+        / r["serve_milestones"]["seen"]
+        for r in rows
+    ]
+    return {
+        "serve_service_cpu_seconds": summary([r["serve_service_cpu_seconds"] for r in rows]),
+        "serve_server_cpu_seconds": summary([r["serve_server_cpu_seconds"] for r in rows]),
+        "serve_cores_busy": summary(busy, digits=2),
+    }

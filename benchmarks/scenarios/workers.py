@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import httpx
-import psutil
 from PIL import Image
 
 from benchmarks.context import Context, entry
 from benchmarks.moto_server import CREDENTIALS, REGION, set_credentials, stop_process
 from benchmarks.objects import new_bucket
+from benchmarks.proc import cpu_seconds
 from benchmarks.stats import goal, summary
 from trigger_service.cli.embedded import free_port, queue_for_buckets
 
@@ -53,13 +53,7 @@ def _small_jpeg() -> bytes:
 
 def _cpu_seconds(pid: int | None) -> float:
     """User + system CPU seconds a process used so far (0 when unknown)."""
-    if pid is None:
-        return 0.0
-    try:
-        times = psutil.Process(pid).cpu_times()
-    except psutil.Error:
-        return 0.0
-    return float(times.user + times.system)
+    return cpu_seconds(pid) or 0.0
 
 
 def _timestamp(value: str) -> float:
