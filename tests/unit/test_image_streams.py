@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 
@@ -143,3 +144,34 @@ def test_writer_accepts_memoryview() -> None:
     writer.write(memoryview(b"abcdefgh")[2:])
     writer.finish()
     assert b"".join(emitted) == b"cdefgh"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reads_and_seeks_match_a_file_over_any_chunking(seed: int) -> None:
+    """Reads of every size across uneven chunks, and seeks anywhere while nothing is released,
+    return what a file of the same bytes returns."""
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(DATA)), 300))
+    chunks = [DATA[a:b] for a, b in zip([0, *cuts], [*cuts, len(DATA)], strict=True)]
+    reader, reference = ChunkReader.over(chunks), io.BytesIO(DATA)
+    for _ in range(2000):
+        if rng.random() < 0.2:
+            target = rng.randrange(len(DATA))
+            assert reader.seek(target) == reference.seek(target)
+        size = rng.choice([1, 7, 255, 4096, 70_000])
+        assert reader.read(size) == reference.read(size)
+
+
+def test_streaming_reads_match_a_file_with_small_backward_seeks() -> None:
+    rng = random.Random(7)
+    reader, reference = ChunkReader.over(chunks_of(DATA, 50_000)), io.BytesIO(DATA)
+    reader.stream()
+    reader.seek(0)
+    reference.seek(0)
+    furthest = 0
+    while data := reader.read(rng.choice([100, 30_000, 90_000])):
+        assert data == reference.read(len(data))
+        furthest = max(furthest, reader.tell())
+        back = furthest - rng.randrange(LOOKBACK // 2)  # within the look-back of the furthest read
+        assert reader.seek(back) == reference.seek(back)
+        assert reader.buffered <= LOOKBACK + 3 * 50_000

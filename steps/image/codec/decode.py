@@ -163,11 +163,11 @@ def decode_stream(
     reader: ChunkReader,
     params: DecodeParams,
     progress: DecodeProgress | None = None,
-    bands: BandFeed | None = None,
+    feed: BandFeed | None = None,
 ) -> Picture:
     """Decode the image ``reader`` delivers; raises a typed :class:`InputError` on bad input.
 
-    With ``bands``, an upright RGB JPEG is announced there in bands of rows while it decodes
+    With ``feed``, an upright RGB JPEG is announced there in bands of rows while it decodes
     (:mod:`.rows`); ``progress.bands`` then says how many, and the returned picture holds
     nothing that the feed does not. The feed is closed at the end (as failed if this raises).
     The reader is released afterwards: Pillow's image objects may keep a reference to it.
@@ -176,14 +176,14 @@ def decode_stream(
     began = time.thread_time()
     failed = True
     try:
-        picture = _decode(reader, params, progress, bands)
+        picture = _decode(reader, params, progress, feed)
         failed = False
         return picture
     finally:
         progress.cpu_seconds = round(time.thread_time() - began, 4)
         reader.release()
-        if bands is not None:
-            bands.close(failed=failed)
+        if feed is not None:
+            feed.close(failed=failed)
 
 
 def _decode(

@@ -26,9 +26,9 @@ everything: their compressed size is held on top of the decoded picture.
 
 from __future__ import annotations
 
+import bisect
 import io
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
@@ -56,8 +56,9 @@ class ChunkReader(io.RawIOBase):
     def __init__(self, fetch: Fetch) -> None:
         super().__init__()
         self._fetch = fetch
-        #: The chunks held, in order; the first starts at byte ``_base``.
-        self._chunks: deque[bytes] = deque()
+        #: The chunks held, in order, and the offset each starts at (the first at ``_base``).
+        self._chunks: list[bytes] = []
+        self._starts: list[int] = []
         self._held = 0
         self._base = 0
         self._pos = 0
@@ -124,7 +125,7 @@ class ChunkReader(io.RawIOBase):
 
     def release(self) -> None:
         """Drop every byte held and stop fetching (decoded frames may still point here)."""
-        self._chunks.clear()
+        self._chunks, self._starts = [], []
         self._held = self._base = self._pos = 0
         self._eof = True
         self._fetch = _nothing
@@ -184,16 +185,16 @@ class ChunkReader(io.RawIOBase):
         return self._base + self._held
 
     def _slice(self, start: int, stop: int) -> bytes:
-        """Bytes ``[start, stop)``, all held."""
+        """Bytes ``[start, stop)``, all held (found by bisection: a GIF makes many small reads
+        while every chunk is held)."""
         pieces: list[bytes] = []
-        offset = self._base
-        for chunk in self._chunks:
-            end = offset + len(chunk)
-            if end > start:
-                pieces.append(chunk[max(0, start - offset) : stop - offset])
-                if end >= stop:
-                    break
-            offset = end
+        index = bisect.bisect_right(self._starts, start) - 1
+        while index < len(self._chunks):
+            chunk, offset = self._chunks[index], self._starts[index]
+            pieces.append(chunk[max(0, start - offset) : stop - offset])
+            if offset + len(chunk) >= stop:
+                break
+            index += 1
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def _fill(self, upto: int | None) -> None:
@@ -207,6 +208,7 @@ class ChunkReader(io.RawIOBase):
                 continue
             if len(self.prefix) < PREFIX_BYTES:
                 self.prefix = (self.prefix + chunk[:PREFIX_BYTES])[:PREFIX_BYTES]
+            self._starts.append(self._end())
             self._chunks.append(bytes(chunk))
             self._held += len(chunk)
             self.bytes_received += len(chunk)
@@ -219,21 +221,27 @@ class ChunkReader(io.RawIOBase):
         if not self._streaming:
             return
         keep_from = min(self._pos, self._end()) - LOOKBACK
-        while self._chunks:
-            first = self._chunks[0]
-            end = self._base + len(first)
-            if end <= keep_from:
-                self._chunks.popleft()
-                self._held -= len(first)
-                self._base = end
-                continue
-            # Cut only a chunk wholly read, and by at least LOOKBACK: each copy is small.
-            cut = keep_from - self._base
-            if end <= self._pos and cut >= LOOKBACK:
-                self._chunks[0] = first[cut:]
-                self._held -= cut
-                self._base += cut
+        dropped = 0
+        while dropped < len(self._chunks) and self._ends(dropped) <= keep_from:
+            dropped += 1
+        if dropped:  # a streaming reader holds a few chunks: deleting from the front is cheap
+            released_to = self._ends(dropped - 1)
+            self._held -= released_to - self._base
+            del self._chunks[:dropped], self._starts[:dropped]
+            self._base = released_to
+        if not self._chunks:
             return
+        # Cut only a chunk wholly read, and by at least LOOKBACK: each copy is small.
+        cut = keep_from - self._base
+        if self._ends(0) <= self._pos and cut >= LOOKBACK:
+            self._chunks[0] = self._chunks[0][cut:]
+            self._held -= cut
+            self._base += cut
+            self._starts[0] = self._base
+
+    def _ends(self, index: int) -> int:
+        """The offset just after held chunk ``index``."""
+        return self._starts[index] + len(self._chunks[index])
 
 
 def _nothing() -> bytes | None:
