@@ -11,9 +11,10 @@ from steps.errors import TruncatedImage
 from steps.image import DecodeParams, PictureStrip, decode_bytes
 from steps.image.codec.band_feed import BandFeed
 from steps.image.codec.decode import DecodeProgress, decode_stream
-from steps.image.codec.streams import CHUNK_SIZE, ChunkReader
+from steps.image.codec.streams import ChunkReader
 from steps.image.picture import Picture
 from tests.support.images import encode, noise
+from tests.unit.test_image_rows import chunks
 
 
 def strip_of(top: int, bottom: int) -> PictureStrip:
@@ -56,10 +57,6 @@ def test_the_sending_thread_waits_for_bands_and_for_the_end() -> None:
     sender.join(timeout=10)
     assert not sender.is_alive()
     assert received == [0, 25, 50, 75]
-
-
-def chunks(data: bytes) -> list[bytes]:
-    return [data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)]
 
 
 def test_the_decode_never_waits_for_the_bands_to_be_taken() -> None:

@@ -312,11 +312,9 @@ async def decode(ctx: StepContext) -> None:
     gate = CpuGate()
     keep_freed_blocks()
 
-    def arrived() -> bytes | _NotYet | None:
+    def arrived() -> bytes | None:  # anyio.WouldBlock when no chunk is there yet
         try:
             return _chunk(source.receive_nowait())
-        except anyio.WouldBlock:
-            return _NOT_YET
         except StopAsyncIteration:
             return None
 
@@ -329,8 +327,10 @@ async def decode(ctx: StepContext) -> None:
     def fetch() -> bytes | None:
         # A chunk already there is taken with the CPU token kept: lending it back for every
         # chunk made the decode, the critical path, queue behind resize jobs for a new token.
-        chunk = anyio.from_thread.run_sync(arrived)
-        return gate.run_waiting(next_chunk) if isinstance(chunk, _NotYet) else chunk
+        try:
+            return anyio.from_thread.run_sync(arrived)
+        except anyio.WouldBlock:
+            return gate.run_waiting(next_chunk)
 
     def send_bands(feed: BandFeed) -> None:  # its own thread, without a CPU token: it copies
         for strip in feed:  # finished rows (the copy releases the GIL) and waits on compress
@@ -359,13 +359,6 @@ async def decode(ctx: StepContext) -> None:
         await write_strips(ctx, picture, whole=params.one_strip)
     else:
         await ctx.write(picture)
-
-
-class _NotYet:
-    """No chunk has arrived yet."""
-
-
-_NOT_YET = _NotYet()
 
 
 def _chunk(frame: object) -> bytes:
