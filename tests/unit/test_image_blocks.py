@@ -1,4 +1,4 @@
-"""Pillow keeps a bounded number of freed image blocks, unless its environment says otherwise."""
+"""Pillow takes image memory in heap-sized blocks and keeps none, unless its environment says."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from trigger_service.execution.allocator import DEFAULT_MMAP_THRESHOLD
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
     "from PIL import Image\n"
-    "from steps.image.codec.blocks import keep_freed_blocks as keep\n"
-    "print(keep(), keep(), Image.core.get_blocks_max(), Image.core.get_block_size())\n"
+    "from steps.image.codec.blocks import use_heap_blocks as use\n"
+    "print(use(), use(), Image.core.get_blocks_max(), Image.core.get_block_size())\n"
+    "before = Image.core.get_stats()['allocated_blocks']\n"
     "Image.new('RGB', (3000, 800)).close()\n"
     "stats = Image.core.get_stats()\n"
-    "print(stats['blocks_cached'], stats['blocks_cached'] <= Image.core.get_blocks_max())\n"
+    "print(stats['allocated_blocks'] - before, stats['blocks_cached'])\n"
 )
 
 
@@ -32,11 +33,13 @@ def _probe(**env: str) -> list[str]:
     return completed.stdout.split()
 
 
-def test_freed_blocks_are_kept_for_reuse_within_the_bound() -> None:
-    applied, again, blocks_max, block_size, cached, bounded = _probe()
+def test_images_take_blocks_of_the_set_size_and_pillow_keeps_none() -> None:
+    applied, again, blocks_max, block_size, allocated, cached = _probe()
     assert (applied, again) == ("True", "True")
     assert (int(blocks_max), int(block_size)) == (BLOCKS_MAX, BLOCK_SIZE)
-    assert int(cached) > 0 and bounded == "True"
+    rows_per_block = BLOCK_SIZE // (3000 * 4)
+    assert int(allocated) == -(-800 // rows_per_block)  # 9.6 MB in blocks of at most 512 KiB
+    assert cached == "0"
 
 
 def test_blocks_come_from_the_heap_not_from_mappings_of_their_own() -> None:
@@ -45,5 +48,5 @@ def test_blocks_come_from_the_heap_not_from_mappings_of_their_own() -> None:
 
 
 def test_pillow_environment_settings_win() -> None:
-    applied, _, blocks_max, _, cached, _ = _probe(PILLOW_BLOCKS_MAX="0")
-    assert (applied, blocks_max, cached) == ("False", "0", "0")
+    applied, _, blocks_max, block_size, _, _ = _probe(PILLOW_BLOCK_SIZE="1m")
+    assert (applied, blocks_max, block_size) == ("False", "0", str(1024**2))

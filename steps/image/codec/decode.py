@@ -6,7 +6,7 @@ whitelist → pixel-count check as soon as the header is known (raises before th
 ``load``. The ``decode`` step runs it in a worker thread whose reader pulls chunks from the
 stage input (one trip to the event loop per chunk): a chunk already there is taken with the
 thread's CPU token kept, and only a wait for one lends the token back (:class:`CpuGate`). The
-step records decode progress in the stage metrics and sets up Pillow's block cache
+step records decode progress in the stage metrics and sets up Pillow's image memory
 (:mod:`.blocks`). When the next step takes strips, an upright RGB JPEG goes on in bands of
 rows while it decodes (:mod:`.rows`): the decoding thread only announces each finished band,
 and a second thread copies it and sends it on (:mod:`.band_feed`); other pictures go on whole
@@ -40,7 +40,7 @@ from steps.errors import (
     ImageTooLarge,
 )
 from steps.image.codec.band_feed import BandFeed
-from steps.image.codec.blocks import keep_freed_blocks
+from steps.image.codec.blocks import use_heap_blocks
 from steps.image.codec.exif import CorruptExif, ExifData, parse_exif
 from steps.image.codec.formats import (
     ANIMATED_FORMATS,
@@ -310,7 +310,7 @@ async def decode(ctx: StepContext) -> None:
     params: DecodeParams = ctx.params
     source = ctx.stage.input
     gate = CpuGate()
-    keep_freed_blocks()
+    use_heap_blocks()
 
     def arrived() -> bytes | None:  # anyio.WouldBlock when no chunk is there yet
         try:
