@@ -43,7 +43,8 @@ def test_images_take_blocks_of_the_set_size_and_pillow_keeps_none() -> None:
 
 
 def test_blocks_come_from_the_heap_not_from_mappings_of_their_own() -> None:
-    # Pillow asks for a block's rows plus its alignment: all of it under the mmap threshold.
+    # Pillow never asks for more than the block size (rows and alignment included); malloc
+    # adds its chunk header on top, which must stay under the mmap threshold too.
     assert BLOCK_SIZE + 64 < DEFAULT_MMAP_THRESHOLD
 
 
