@@ -16,12 +16,14 @@
     ├── LoopPrevented           LoopPrevented        409     no   (input is an output)
     ├── LeaseLost               LeaseLost            409     no   (another worker owns it now)
     ├── NotRetryable            NotRetryable         409     no   (only failed ones re-run)
+    ├── RequestTimeout          RequestTimeout       408     yes  (a body came too slowly)
     ├── RequestTooLarge         RequestTooLarge      413     no
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
     ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
     ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
-    └── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
+    ├── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
+    └── TooManyStreams          TooManyStreams       503     yes  (every live stream is taken)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
 same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_service.api.errors`.
@@ -148,6 +150,20 @@ class NotRetryable(TriggerServiceError):
     status = 409
 
 
+class RequestTimeout(TriggerServiceError):
+    """A request body stopped coming, or came slower than the minimum rate.
+
+    The answer closes the connection: what is left of the body is never read.
+    """
+
+    code = "RequestTimeout"
+    status = 408
+    transient = True
+
+    def headers(self) -> dict[str, str]:
+        return {"Connection": "close"}
+
+
 class RequestTooLarge(TriggerServiceError):
     """The request body is larger than the limit of its endpoint."""
 
@@ -199,3 +215,18 @@ class StoreUnavailable(TriggerServiceError):
     code = "StoreUnavailable"
     status = 503
     transient = True
+
+
+class TooManyStreams(TriggerServiceError):
+    """Every live stream (Server-Sent Events) this service serves is taken; try again later."""
+
+    code = "TooManyStreams"
+    status = 503
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -30,6 +30,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from storage_adapter import StorageIO, StorageSettings, TransferSettings
+from trigger_service.execution.admission import AdmissionLimits
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.executor import Executor
 from trigger_service.execution.leases import (
@@ -98,6 +99,9 @@ class ServiceConfig:
     max_body_bytes: int = 1 * MiB
     #: Largest raw-bytes body of a synchronous execution (413 beyond).
     max_upload_bytes: int = 5 * 1024 * MiB
+    #: What one request may cost: body pace, raw-upload slots, event records and HEADs,
+    #: live streams (:class:`~trigger_service.execution.admission.AdmissionLimits`).
+    admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     #: Seconds between two saves of a running execution's progress (what live streams show).
     progress_interval: float = 0.25
     #: Freeze the start-up objects out of the garbage collector once started (a long-running

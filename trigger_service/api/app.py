@@ -44,7 +44,7 @@ from starlette.types import Receive, Scope, Send
 
 from trigger_service.api import live
 from trigger_service.api.access import authenticate_viewer, service_of
-from trigger_service.api.bodies import ObjectRequest, limited_stream, parse_model, read_body
+from trigger_service.api.bodies import ObjectRequest, parse_model, read_body
 from trigger_service.api.errors import EXCEPTION_HANDLERS, error_response
 from trigger_service.api.logcontext import ExecutionLogContext
 from trigger_service.api.openapi import openapi_document
@@ -52,9 +52,11 @@ from trigger_service.api.page import static, status_page
 from trigger_service.api.params import bool_param, int_param, status_param
 from trigger_service.api.preview import preview
 from trigger_service.api.retry import retry_execution
-from trigger_service.api.sync import SyncExecution, direct_upload_key, upload_stream
+from trigger_service.api.sync import SyncExecution
+from trigger_service.api.uploads import receive_upload
 from trigger_service.errors import StoreUnavailable
 from trigger_service.events.parse import parse_notification
+from trigger_service.execution.admission import Reservation
 from trigger_service.metrics import METRICS_CONTENT_TYPE
 from trigger_service.records import (
     ExecutionRecord,
@@ -84,7 +86,7 @@ def _authenticate(request: Request, body: bytes | None) -> None:
 async def _post_events(request: Request) -> Response:
     """A storage notification in any supported shape."""
     service = _service(request)
-    body = await read_body(request, service.config.max_body_bytes)
+    body = await read_body(request, service.config.max_body_bytes, pace=service.config.admission)
     _authenticate(request, body)
     parsed = parse_notification(body)
     accepted = await service.intake.accept(parsed, source="webhook")
@@ -125,7 +127,7 @@ async def _list_executions(request: Request) -> Response:
 async def _post_execution(request: Request) -> Response:
     """Start a workflow on one object (deduplicated like events)."""
     service = _service(request)
-    body = await read_body(request, service.config.max_body_bytes)
+    body = await read_body(request, service.config.max_body_bytes, pace=service.config.admission)
     _authenticate(request, body)
     target = parse_model(ObjectRequest, body)
     record, _ = await service.intake.start_api(
@@ -151,28 +153,22 @@ async def _post_sync_execution(request: Request) -> Response:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     is_json = media_type in JSON_REQUEST_TYPES or media_type.endswith("+json")
     if is_json:
-        body = await read_body(request, service.config.max_body_bytes)
+        body = await read_body(
+            request, service.config.max_body_bytes, pace=service.config.admission
+        )
         _authenticate(request, body)
         target = parse_model(ObjectRequest, body)
     else:
         _authenticate(request, None)
     execution_id = new_execution_id()
     headers = {EXECUTION_ID_HEADER: execution_id}
-    reservation = service.executor.reserve()
+    reservation: Reservation | None = service.executor.reserve() if is_json else None
     try:
         if is_json:
             source = ObjectRef(bucket=target.bucket, key=target.key)
         else:
-            transfer = service.config.transfer
-            source = await upload_stream(
-                service.io,
-                workflow.trigger.bucket,
-                direct_upload_key(execution_id, media_type),
-                limited_stream(request, service.config.max_upload_bytes),
-                execution_id=execution_id,
-                content_type=media_type or None,
-                part_size=transfer.part_size,
-                parts_in_flight=transfer.parts_in_flight,
+            source, reservation = await receive_upload(
+                request, service, workflow.trigger.bucket, execution_id, media_type
             )
         executor = service.executor
         record = ExecutionRecord(
@@ -184,8 +180,10 @@ async def _post_sync_execution(request: Request) -> Response:
         )
         await service.store.create(record, lease_seconds=executor.leases.lease_seconds)
     except BaseException:
-        reservation.release()
+        if reservation is not None:
+            reservation.release()
         raise
+    assert reservation is not None
     run = SyncExecution(record)
     run.start(
         service.task_group,

@@ -27,7 +27,7 @@ PAGE_HEADER = "X-Bucketstream-Page"
 async def retry_execution(request: Request) -> Response:
     """Queue a failed execution again; see the module docstring."""
     service = service_of(request)
-    body = await read_body(request, service.config.max_body_bytes)
+    body = await read_body(request, service.config.max_body_bytes, pace=service.config.admission)
     auth = service.config.auth
     credential = viewer_credential(request)
     from_page = request.headers.get(PAGE_HEADER.lower()) is not None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import anyio
 from anyio.abc import TaskGroup
@@ -72,8 +72,13 @@ async def upload_stream(
     content_type: str | None,
     part_size: int,
     parts_in_flight: int,
+    before_commit: Callable[[], object] | None = None,
 ) -> ObjectRef:
-    """Stream ``chunks`` into ``s3://bucket/key`` with multipart upload; aborts on any error."""
+    """Stream ``chunks`` into ``s3://bucket/key`` with multipart upload; aborts on any error.
+
+    ``before_commit`` runs once every chunk is written; if it raises, the upload is aborted
+    and nothing is stored (used to take a queue slot only once the body is in).
+    """
     writer = MultipartWriter(
         io,
         bucket,
@@ -85,6 +90,8 @@ async def upload_stream(
     )
     try:
         await writer.write_all(chunks)
+        if before_commit is not None:
+            before_commit()
         result = await writer.commit()
     except BaseException as exc:
         with anyio.CancelScope(shield=True):

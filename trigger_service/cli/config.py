@@ -26,6 +26,7 @@ from pydantic_settings import (
 from steps import format_validation_error
 from storage_adapter import TransferSettings
 from trigger_service.errors import WorkflowConfigError
+from trigger_service.execution.admission import AdmissionLimits
 from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS
 from trigger_service.intake.sqs import SqsSettings
 from trigger_service.workflows.model import read_yaml_file
@@ -36,6 +37,9 @@ MASK = "********"
 
 _TRANSFER = TransferSettings()
 _SQS = SqsSettings()
+_ADMISSION = AdmissionLimits()
+#: Connections and requests uvicorn serves at once; beyond it answers 503 at once.
+DEFAULT_LIMIT_CONCURRENCY = 1000
 
 
 class ServiceSettings(BaseSettings):
@@ -70,6 +74,18 @@ class ServiceSettings(BaseSettings):
     parts_in_flight: int = Field(_TRANSFER.parts_in_flight, ge=1)
     channel_capacity: int = Field(_TRANSFER.channel_capacity, ge=1)
     log_format: Literal["text", "json"] = "text"
+    # Admission bounds (trigger_service.execution.admission.AdmissionLimits) and uvicorn's.
+    body_timeout: float = Field(_ADMISSION.body_timeout, gt=0, description="slow-body timeout")
+    body_min_rate: int = Field(_ADMISSION.body_min_rate, ge=1, description="body bytes/s")
+    upload_slots: int | None = Field(None, ge=1, description="raw uploads at once")
+    max_event_records: int = Field(_ADMISSION.max_event_records, ge=1)
+    head_parallel: int = Field(_ADMISSION.head_parallel, ge=1)
+    head_budget_seconds: float = Field(_ADMISSION.head_budget_seconds, gt=0)
+    max_streams: int = Field(_ADMISSION.max_streams, ge=1, description="live streams at once")
+    limit_concurrency: int = Field(
+        DEFAULT_LIMIT_CONCURRENCY, ge=1, description="connections and requests at once (503)"
+    )
+    keep_alive_seconds: int = Field(5, ge=1, description="idle keep-alive timeout, seconds")
     token: SecretStr | None = Field(None, description="shared token (environment or flag only)")
     hmac_secret: SecretStr | None = Field(None, description="HMAC secret (environment or flag)")
 
@@ -88,6 +104,18 @@ class ServiceSettings(BaseSettings):
             part_size=self.part_size,
             parts_in_flight=self.parts_in_flight,
             channel_capacity=self.channel_capacity,
+        )
+
+    def admission(self) -> AdmissionLimits:
+        """What one request may cost."""
+        return AdmissionLimits(
+            body_timeout=self.body_timeout,
+            body_min_rate=self.body_min_rate,
+            upload_slots=self.upload_slots,
+            max_event_records=self.max_event_records,
+            head_parallel=self.head_parallel,
+            head_budget_seconds=self.head_budget_seconds,
+            max_streams=self.max_streams,
         )
 
     def sqs(self) -> SqsSettings:

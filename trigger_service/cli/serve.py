@@ -186,6 +186,38 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
     default=None,
     help="Secret of X-Bucketstream-Signature body signatures (env BUCKETSTREAM_HMAC_SECRET).",
 )
+@click.option(
+    "--limit-concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Connections and requests at once; beyond it uvicorn answers 503 [default: 1000].",
+)
+@click.option(
+    "--keep-alive-seconds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Idle keep-alive connections are closed after this [default: 5].",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="A request body pausing this long (or slower than --body-min-rate bytes/s after "
+    "it) is answered 408 [default: 20].",
+)
+@click.option("--body-min-rate", type=click.IntRange(min=1), default=None, help="[default: 500]")
+@click.option(
+    "--upload-slots",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Raw sync uploads received at once, apart from the queue [default: --concurrency].",
+)
+@click.option(
+    "--max-streams",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Live (Server-Sent Events) streams at once; beyond them 503 [default: 100].",
+)
 def serve(
     config_path: Path | None,
     settings_path: Path | None,
@@ -272,6 +304,7 @@ def run_service(
             ),
             worker_id=settings.worker_id or default_worker_id(),
             lease_seconds=settings.lease_seconds,
+            admission=settings.admission(),
             freeze_heap=True,
         )
         click.echo(f"Worker {config.worker_id}, leases of {settings.lease_seconds:g} s")
@@ -281,4 +314,6 @@ def run_service(
             port=settings.port,
             log_level="info",
             log_config=uvicorn_log_config(),
+            limit_concurrency=settings.limit_concurrency,
+            timeout_keep_alive=settings.keep_alive_seconds,
         )
