@@ -185,7 +185,12 @@ async def open_service(
             # An SQS execution is left to its redelivered message for two visibility timeouts.
             sqs_grace=2.0 * config.sqs.visibility_timeout,
         )
-        router = Router(workflows, io)
+        router = Router(
+            workflows,
+            io,
+            head_parallel=config.admission.head_parallel,
+            head_budget_seconds=config.admission.head_budget_seconds,
+        )
         intake = Intake(workflows, router, store, executor, metrics)
         await executor.take_over_expired(sqs_grace=0)
         async with anyio.create_task_group() as group:

@@ -57,6 +57,7 @@ from trigger_service.api.uploads import receive_upload
 from trigger_service.errors import StoreUnavailable
 from trigger_service.events.parse import parse_notification
 from trigger_service.execution.admission import Reservation
+from trigger_service.intake.routing import check_record_count
 from trigger_service.metrics import METRICS_CONTENT_TYPE
 from trigger_service.records import (
     ExecutionRecord,
@@ -89,6 +90,7 @@ async def _post_events(request: Request) -> Response:
     body = await read_body(request, service.config.max_body_bytes, pace=service.config.admission)
     _authenticate(request, body)
     parsed = parse_notification(body)
+    check_record_count(parsed, service.config.admission.max_event_records)
     accepted = await service.intake.accept(parsed, source="webhook")
     content = {
         "executions": [record.public() for record in accepted.executions],

@@ -56,14 +56,16 @@ class Intake:
     ) -> Accepted:
         """Start what ``parsed`` asks for; storage errors while pinning objects raise.
 
-        Raises :class:`~trigger_service.errors.Overloaded` when the queue is full; what was
-        started before stays started, and a retried notification finds it as a duplicate.
+        Raises :class:`~trigger_service.errors.Overloaded` when the queue is full (before
+        any HEAD when it is full already); what was started before stays started, and a
+        retried notification finds it as a duplicate. The HEADs are bounded in parallel and
+        in time (:meth:`~trigger_service.intake.routing.Router.route_all`).
         """
         executions: list[ExecutionRecord] = []
         duplicates: list[str] = []
         ignored: list[IgnoredRecord] = list(parsed.ignored)
-        for event in parsed.events:
-            routed = await self.router.route(event)
+        routed_events = await self.router.route_all(parsed.events, before_heads=self._admit)
+        for routed in routed_events:
             ignored += routed.ignored
             self._count(source, "ignored", len(routed.ignored))
             for start in routed.starts:
@@ -76,6 +78,11 @@ class Intake:
                 self._count(source, "started" if created else "duplicate")
         self._count(source, "ignored", len(parsed.ignored))
         return Accepted(tuple(executions), tuple(duplicates), tuple(ignored))
+
+    def _admit(self, heads: int) -> None:
+        """Refuse a notification before its HEADs when the queue has no room (``429``)."""
+        if self.executor.free_queue_slots < 1:
+            self.executor.reserve()  # raises Overloaded: the queue is full
 
     async def start(
         self, start: Start, *, source: str, rerun_transient: bool = False

@@ -7,15 +7,24 @@ etag or version: that gives the etag when the event has none (MinIO), and it let
 (``x-amz-meta-bucketstream-execution``) and direct uploads be ignored before any execution
 exists. The idempotency key is workflow + bucket + key + (version id or etag), so SQS
 redeliveries and moto's two events for one multipart upload collapse into one execution.
+
+One notification body is bounded before any HEAD: :func:`check_record_count` refuses a body
+of more than ``max_event_records`` records (``413``), :meth:`Router.route_all` matches every
+event first (pure), lets the caller refuse the work (a full queue) knowing how many HEADs it
+needs, then HEADs ``head_parallel`` objects at once, all of them within
+``head_budget_seconds`` (beyond: :class:`~storage_adapter.TransientStorageError`, ``503``;
+an SQS message is left for redelivery).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import anyio
+from anyio.abc import TaskGroup
 from botocore.exceptions import BotoCoreError
 
 from storage_adapter import (
@@ -27,7 +36,13 @@ from storage_adapter import (
     TransientStorageError,
     version_or_none,
 )
+from trigger_service.errors import RequestTooLarge
 from trigger_service.events.parse import IgnoredRecord, ObjectEvent
+from trigger_service.events.types import ParsedNotification
+from trigger_service.execution.admission import (
+    DEFAULT_HEAD_BUDGET_SECONDS,
+    DEFAULT_HEAD_PARALLEL,
+)
 from trigger_service.records import ObjectRef
 from trigger_service.workflows.loops import marker_reason, under_own_output
 from trigger_service.workflows.model import Workflow
@@ -105,6 +120,16 @@ class RoutedEvent:
     ignored: tuple[IgnoredRecord, ...] = ()
 
 
+def check_record_count(parsed: ParsedNotification, maximum: int) -> None:
+    """Raise :class:`RequestTooLarge` when ``parsed`` holds more than ``maximum`` records."""
+    count = len(parsed.events) + len(parsed.ignored)
+    if count > maximum:
+        raise RequestTooLarge(
+            f"the notification holds {count} records; at most {maximum} are accepted in "
+            f"one body (service.max_event_records): send them in several"
+        )
+
+
 def ignore_reason(info: ObjectInfo) -> IgnoredRecord | None:
     """Why an existing object must start nothing (an output, a direct upload), or None."""
     return marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
@@ -113,9 +138,18 @@ def ignore_reason(info: ObjectInfo) -> IgnoredRecord | None:
 class Router:
     """Routes events to workflows and pins each matched object with one HEAD."""
 
-    def __init__(self, workflows: Iterable[Workflow], io: StorageIO) -> None:
+    def __init__(
+        self,
+        workflows: Iterable[Workflow],
+        io: StorageIO,
+        *,
+        head_parallel: int = DEFAULT_HEAD_PARALLEL,
+        head_budget_seconds: float = DEFAULT_HEAD_BUDGET_SECONDS,
+    ) -> None:
         self.workflows = tuple(workflows)
         self.io = io
+        self.head_parallel = head_parallel
+        self.head_budget_seconds = head_budget_seconds
 
     async def head(
         self, bucket: str, key: str, *, etag: str | None = None, version_id: str | None = None
@@ -140,6 +174,57 @@ class Router:
         routing = route_event(self.workflows, event)
         if not routing.workflows:
             return RoutedEvent(ignored=routing.ignored)
+        return await self._pin(event, routing)
+
+    async def route_all(
+        self,
+        events: Sequence[ObjectEvent],
+        *,
+        before_heads: Callable[[int], object] | None = None,
+    ) -> list[RoutedEvent]:
+        """What each of ``events`` starts, in order, with bounded HEADs (module docstring).
+
+        ``before_heads`` is called with the number of HEADs needed before the first is sent
+        (only when there is at least one); whatever it raises is raised. A storage error of
+        any HEAD (other than 404/412) raises, the other HEADs then being cancelled.
+        """
+        routings = [route_event(self.workflows, event) for event in events]
+        routed = [RoutedEvent(ignored=routing.ignored) for routing in routings]
+        pending = [index for index, routing in enumerate(routings) if routing.workflows]
+        if not pending:
+            return routed
+        if before_heads is not None:
+            before_heads(len(pending))
+        limiter = anyio.CapacityLimiter(self.head_parallel)
+        failures: list[BaseException] = []
+
+        async def pin(index: int, group: TaskGroup) -> None:
+            async with limiter:
+                try:
+                    routed[index] = await self._pin(events[index], routings[index])
+                except Exception as exc:
+                    failures.append(exc)
+                    group.cancel_scope.cancel()
+
+        with anyio.move_on_after(self.head_budget_seconds) as budget:
+            async with anyio.create_task_group() as group:
+                for index in pending:
+                    group.start_soon(pin, index, group)
+        if failures:
+            raise failures[0]
+        if budget.cancelled_caught:
+            first = events[pending[0]]
+            raise TransientStorageError(
+                f"the {len(pending)} HEADs of this notification took longer than "
+                f"{self.head_budget_seconds:g} s (service.head_budget_seconds); "
+                "the storage is slow, try again later",
+                bucket=first.bucket,
+                key=first.key,
+            )
+        return routed
+
+    async def _pin(self, event: ObjectEvent, routing: Routing) -> RoutedEvent:
+        """HEAD the object of a matched ``event`` and make its starts."""
         where = f"s3://{event.bucket}/{event.key}"
         try:
             info = await self.head(
