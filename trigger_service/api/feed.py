@@ -9,7 +9,10 @@ A :class:`Subscription` keeps the latest change of each execution it has not sen
 change of the same execution replaces the older one), so a slow client gets fewer, fresher
 events, never an ever-growing backlog. Past :data:`MAX_PENDING` distinct executions it is
 *lagged*: its stream ends, and the client resumes from its ``Last-Event-ID`` with a catch-up
-read of the store. A subscriber that goes away is forgotten at once.
+read of the store. A subscriber that goes away is forgotten at once. At most
+``max_subscribers`` are open at once: one more is refused with
+:class:`~trigger_service.errors.TooManyStreams` (``503`` with ``Retry-After``), so open
+streams cannot grow the service's memory or its polling work without bound.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskStatus
 
+from trigger_service.errors import TooManyStreams
+from trigger_service.execution.admission import DEFAULT_MAX_STREAMS
 from trigger_service.records import ExecutionStatus
 from trigger_service.store.protocol import DEFAULT_CHANGES, ExecutionStore, RecordChange
 
@@ -30,6 +35,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 0.25
 #: Distinct executions a subscriber may have waiting before it is cut off as lagged.
 MAX_PENDING = 1000
+#: Seconds a refused subscriber is told to wait (``Retry-After``).
+STREAMS_RETRY_AFTER = 10
 
 
 @dataclass(frozen=True)
@@ -96,10 +103,12 @@ class ChangeFeed:
         *,
         interval: float = DEFAULT_INTERVAL,
         batch: int = DEFAULT_CHANGES,
+        max_subscribers: int = DEFAULT_MAX_STREAMS,
     ) -> None:
         self.store = store
         self.interval = interval
         self.batch = batch
+        self.max_subscribers = max_subscribers
         self._cursor = 0
         self._subscriptions: set[Subscription] = set()
         self._started = anyio.Event()
@@ -153,7 +162,14 @@ class ChangeFeed:
 
         With ``after`` the store is read for what changed since (in pages), so a client
         resuming with ``Last-Event-ID`` misses nothing; close it with :meth:`unsubscribe`.
+        Raises :class:`TooManyStreams` when ``max_subscribers`` are open already.
         """
+        if len(self._subscriptions) >= self.max_subscribers:
+            raise TooManyStreams(
+                f"{self.max_subscribers} live streams are open, the most this service serves "
+                f"(service.max_streams); try again in {STREAMS_RETRY_AFTER} s",
+                retry_after=STREAMS_RETRY_AFTER,
+            )
         start = self._cursor if after is None else after
         subscription = Subscription(changes, start)
         # Registered before the catch-up read, so nothing written meanwhile is missed.

@@ -14,7 +14,8 @@ Every event's ``id`` is the store's change sequence of that record version, so a
 reconnecting with ``Last-Event-ID`` (what ``EventSource`` sends by itself) resumes after it
 without repeats. A comment line keeps idle connections open every 15 s. Events come from
 :class:`~trigger_service.api.feed.ChangeFeed` (the shared store), never from this process
-alone.
+alone. At most ``service.max_streams`` streams are open at once; one more is answered
+``503 TooManyStreams`` with ``Retry-After`` (the status page then reconnects later).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ async def change_feed(request: Request) -> ChangeFeed:
     service = authenticate_viewer(request)
     feed = getattr(request.app.state, "feed", None)
     if not isinstance(feed, ChangeFeed) or feed.store is not service.store:
-        feed = request.app.state.feed = ChangeFeed(service.store)
+        feed = request.app.state.feed = ChangeFeed(
+            service.store, max_subscribers=service.config.admission.max_streams
+        )
         service.task_group.start_soon(feed.run)
     await feed.started()
     return feed

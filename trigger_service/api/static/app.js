@@ -217,7 +217,11 @@ function connect() {
   if (stream) stream.close();
   stream = new EventSource(`/executions/stream${query({ workflow: filters().workflow })}`);
   stream.addEventListener("open", () => setConnection("live", "live"));
-  stream.addEventListener("error", () => setConnection("error", "reconnecting…"));
+  stream.addEventListener("error", () => {
+    setConnection("error", "reconnecting…");
+    // Refused (e.g. 503 when every stream is taken): EventSource gives up, so try later.
+    if (stream.readyState === EventSource.CLOSED) setTimeout(connect, 10000);
+  });
   stream.addEventListener("progress", (event) => upsert(JSON.parse(event.data), Number(event.lastEventId)));
   stream.addEventListener("reset", () => loadList());
 }
