@@ -23,6 +23,7 @@ def all_scenarios() -> list[Scenario]:
         copy,
         crypto_round_trip,
         fan_out,
+        hostile_input,
         image_process,
         live_events,
         memory_flat,
@@ -47,4 +48,5 @@ def all_scenarios() -> list[Scenario]:
         Scenario("fan_out", fan_out.run),
         Scenario("workers", workers.run),
         Scenario("live_events", live_events.run),
+        Scenario("hostile_input", hostile_input.run),
     ]
