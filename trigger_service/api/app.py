@@ -27,6 +27,10 @@ endpoint but ``/healthz``, ``/metrics`` and the page's static files requires it 
 read-only views also as ``?token=`` or cookie). A synchronous execution that fails
 after its first byte aborts the connection (no final chunk) so the caller cannot mistake a
 truncated output for a complete one.
+
+What one request may cost (body pace, raw-upload slots, event records and HEADs, live
+streams) is bounded by :class:`~trigger_service.execution.admission.AdmissionLimits`: a body
+that stalls is answered ``408``, the others ``413``, ``429`` or ``503``.
 """
 
 from __future__ import annotations
