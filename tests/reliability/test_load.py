@@ -42,6 +42,7 @@ from tests.support.service import (
 from tests.support.serving import ServeProcess
 from tests.support.storage import MiB, keys_under, open_uploads
 from tests.support.waiting import eventually
+from trigger_service.execution.admission import AdmissionLimits
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -313,7 +314,9 @@ async def test_a_notification_cut_short_by_a_full_queue_completes_on_retry_witho
             s3_notification(bucket, key, etag=etag)["Records"][0] for key, etag in etags.items()
         ]
     }
-    cfg = config(moto_endpoint, flows, concurrency=1, queue_size=40)
+    # more records in one body than the default maximum (100), allowed here
+    admission = AdmissionLimits(max_event_records=records)
+    cfg = config(moto_endpoint, flows, concurrency=1, queue_size=40, admission=admission)
     async with running(cfg) as (service, client):
         first = await client.post("/events", json=body)
         assert first.status_code == 429, first.text
