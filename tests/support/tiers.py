@@ -146,11 +146,14 @@ def _explicit_tier(item: pytest.Item) -> str | None:
 
 
 def _folder(item: pytest.Item) -> str | None:
+    """The folder of ``tests/`` (or of the root directory) that holds the test's file."""
     try:
-        relative = item.path.resolve().relative_to(TESTS)
+        parts = item.path.resolve().relative_to(item.config.rootpath.resolve()).parts
     except ValueError:
         return None
-    return relative.parts[0] if len(relative.parts) > 1 else None
+    if parts and parts[0] == TESTS.name:
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else None
 
 
 def tier_of(item: pytest.Item) -> tuple[str, int]:
@@ -185,8 +188,12 @@ def apply_tiers(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: module_weight[item.path])
 
 
-class TierViolation(Exception):
-    """A ``unit`` test started a process or opened a connection."""
+class TierViolation(BaseException):
+    """A ``unit`` test started a process or opened a connection.
+
+    A ``BaseException``, so that code under test catching ``Exception`` (a CLI runner, a
+    retry loop) cannot hide it.
+    """
 
 
 _RULE = (
@@ -210,13 +217,10 @@ def unit_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if request.node.get_closest_marker(UNIT) is None:
         yield
         return
-    violations: list[str] = []
 
     def refuse(what: str) -> Callable[..., Any]:
         def refused(*args: Any, **kwargs: Any) -> Any:
-            message = _RULE.format(what=what) + f"; started from {_caller()}"
-            violations.append(message)
-            raise TierViolation(message)
+            raise TierViolation(_RULE.format(what=what) + f"; started from {_caller()}")
 
         return refused
 
@@ -224,5 +228,3 @@ def unit_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     for method in ("connect", "connect_ex", "bind"):
         monkeypatch.setattr(socket.socket, method, refuse(f"socket.{method}()"))
     yield
-    if violations:
-        pytest.fail(violations[0], pytrace=False)
