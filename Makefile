@@ -28,8 +28,9 @@ test: $(STAMP) browser
 	$(BIN)/mypy
 	bash localstack/run-tests.sh $(BIN)/python -m pytest -q
 
+# The unit tier: in process, no subprocess, no server (tiers: tests/support/tiers.py), < 60 s.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not integration and not soak"
+	$(BIN)/python -m pytest -q -m "unit and not soak"
 
 test-soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m soak

@@ -1,5 +1,7 @@
 """Shared fixtures: a real moto S3/SQS server over HTTP on a free loopback port; a real
-PostgreSQL server (``tests.support.postgres``)."""
+PostgreSQL server (``tests.support.postgres``). Every test gets its tier marker (``unit``,
+``functional``, ``service``, ``integration``) here, by folder and by what it starts
+(``tests.support.tiers``)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.support.tiers import apply_tiers, unit_guard
 from trigger_service.cli.embedded import free_port
 
 if TYPE_CHECKING:
@@ -24,6 +27,13 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.pop("AWS_PROFILE", None)
+
+__all__ = ["unit_guard"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier and run the spawning tiers last."""
+    apply_tiers(items)
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ workflows:
 """
 
 
+# serve tunes the allocator at start-up: ctypes.util.find_library runs ldconfig
+@pytest.mark.functional
 def test_serve_freezes_its_start_up_heap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[ServiceConfig] = []
 

@@ -100,6 +100,8 @@ def test_a_settings_file_that_is_not_a_mapping(tmp_path: Path) -> None:
         read_settings_file(path)
 
 
+# serve tunes the allocator at start-up: ctypes.util.find_library runs ldconfig
+@pytest.mark.functional
 def test_print_settings_masks_secrets(tmp_path: Path) -> None:
     path = _file(tmp_path)
     result = CliRunner().invoke(
