@@ -18,11 +18,12 @@ so a pinned input needs no HEAD of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.abc
 import anyio.from_thread
 
 from storage_adapter.client import StorageIO
@@ -44,18 +45,32 @@ DEFAULT_READ_AHEAD = 4
 DEFAULT_FIRST_RANGE = DEFAULT_CHUNK_SIZE
 
 
-def range_spans(
+def iter_range_spans(
     size: int, chunk_size: int, first: int = DEFAULT_FIRST_RANGE
-) -> list[tuple[int, int]]:
+) -> Iterator[tuple[int, int]]:
     """Inclusive ``(start, end)`` byte ranges covering ``size`` bytes: ``first`` bytes, then
-    twice as many each time, then ``chunk_size`` each."""
-    spans: list[tuple[int, int]] = []
+    twice as many each time, then ``chunk_size`` each; made one at a time, as they are read."""
     start, length = 0, max(1, min(first, chunk_size))
     while start < size:
         end = min(start + length, size)
-        spans.append((start, end - 1))
+        yield start, end - 1
         start, length = end, min(length * 2, chunk_size)
-    return spans
+
+
+def range_spans(
+    size: int, chunk_size: int, first: int = DEFAULT_FIRST_RANGE
+) -> list[tuple[int, int]]:
+    """Every span of :func:`iter_range_spans` as a list (for small objects and tests)."""
+    return list(iter_range_spans(size, chunk_size, first))
+
+
+def range_count(size: int, chunk_size: int, first: int = DEFAULT_FIRST_RANGE) -> int:
+    """How many spans :func:`iter_range_spans` makes, computed without making them."""
+    count, start, length = 0, 0, max(1, min(first, chunk_size))
+    while start < size and length < chunk_size:  # the ramp: at most log2(chunk_size) steps
+        start, length, count = start + length, length * 2, count + 1
+    length = min(length, chunk_size)
+    return count + (-(-(size - start) // length) if start < size else 0)
 
 
 @dataclass
@@ -117,39 +132,50 @@ class RangedReader:
             await self.stat()
         assert self._etag is not None and self._size is not None
         size = self._size
-        ranges = range_spans(size, self.chunk_size, self.first_range)
-        ctx.metrics.extra.update(object_size=size, ranges=len(ranges))
+        ranges = range_count(size, self.chunk_size, self.first_range)
+        ctx.metrics.extra.update(object_size=size, ranges=ranges)
         if check is not None and not ranges:
             check(await self.stat())
         window = anyio.Semaphore(self.read_ahead)
-        slots: list[_Slot] = [_Slot() for _ in ranges]
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._fetch_all, ranges, slots, window)
-            for index, slot in enumerate(slots):
+        # Slots are made as the window advances (never one per range up front: a 5 TiB object
+        # has 2.6 million ranges), so the reader holds at most read_ahead of them.
+        send, receive = anyio.create_memory_object_stream[_Slot](self.read_ahead)
+        spans = iter_range_spans(size, self.chunk_size, self.first_range)
+        async with anyio.create_task_group() as group, receive:
+            group.start_soon(self._fetch_all, spans, send, window)
+            index = -1
+            async for slot in receive:
+                index += 1
                 await slot.done.wait()
                 data, slot.data = slot.data, b""
+                del slot
                 if index == 0 and check is not None:
                     assert self._answered is not None
                     check(self._answered)
                 await ctx.write(data)
                 del data  # else held until the next range arrives, after downstream let it go
                 window.release()
-                if index == len(slots) - 1:
-                    self.last_range_read_at = ctx.metrics.last_output_at
+            self.last_range_read_at = ctx.metrics.last_output_at if index >= 0 else None
         ctx.metrics.extra["last_range_read_at"] = self.last_range_read_at
 
     async def _fetch_all(
-        self, ranges: list[tuple[int, int]], slots: list[_Slot], window: anyio.Semaphore
+        self,
+        spans: Iterator[tuple[int, int]],
+        slots: anyio.abc.ObjectSendStream[_Slot],
+        window: anyio.Semaphore,
     ) -> None:
         answered = anyio.Event()
-        async with anyio.create_task_group() as group:
-            for index, ((start, end), slot) in enumerate(zip(ranges, slots, strict=True)):
+        async with slots, anyio.create_task_group() as group:
+            for index, (start, end) in enumerate(spans):
                 await window.acquire()
+                slot = _Slot()
+                await slots.send(slot)  # never waits: the window bounds the slots made
                 if index == 0:
                     group.start_soon(self._fetch_into, start, end, slot, answered)
                     await answered.wait()  # a failure cancels this wait with the group
                 else:
                     group.start_soon(self._fetch_into, start, end, slot, None)
+                del slot
 
     async def _fetch_into(
         self, start: int, end: int, slot: _Slot, answered: anyio.Event | None

@@ -14,8 +14,10 @@ S3 allows 10,000 parts, so a fixed 8 MiB part would cap an output at 78 GiB, and
 size is not known while it is produced (gzip shrinks, gunzip grows). The part size therefore
 doubles every :data:`PARTS_PER_PART_SIZE` parts (:func:`part_size_of`): outputs up to
 ``1000 × part_size`` (7.8 GiB with the defaults) keep the memory bound above; beyond that the
-parts, and the bound with them, double at 23 GiB, 55 GiB, 117 GiB … up to 7.8 TiB, past S3's
-5 TiB object limit.
+parts double at 7.8 GiB, 23 GiB and 55 GiB, and stop growing at :data:`PART_SIZE_CAP` (64 MiB):
+10,000 parts then hold 492 GiB. A writer told its ``max_output_bytes`` raises the cap (a
+power-of-two multiple of it, up to S3's 5 GiB part) just enough for 10,000 parts to hold that
+much (:func:`part_size_cap`), so the memory bound is known before the first byte.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ MAX_PARTS = 10_000
 #: Parts uploaded at one size before the part size doubles (see the module docstring).
 PARTS_PER_PART_SIZE = 1000
 DEFAULT_PART_SIZE = 8 * 1024**2
+#: The largest part the doubling reaches unless ``max_output_bytes`` needs more: it bounds
+#: ``(parts_in_flight + 1) × part`` (5 × 64 MiB) whatever a step makes of its input.
+PART_SIZE_CAP = 64 * 1024**2
 #: Four 8 MiB parts in flight: each part also waits for its answer (100-continue, the last
 #: byte's latency, the store's work), so across 40 MB/s and 20 ms two left the link idle in
 #: between. A 256 MiB copy there, interleaved runs: 13.2 s with 2, 11.2 s with 3, 10.0 s with 4.
@@ -69,10 +74,39 @@ def part_checksum_algorithm(client: Any) -> str | None:
     return CHECKSUM_ALGORITHM if when == "when_supported" else None
 
 
-def part_size_of(number: int, part_size: int, parts_per_size: int = PARTS_PER_PART_SIZE) -> int:
-    """The size of part ``number`` (1-based): ``part_size`` doubled every ``parts_per_size``."""
+def part_size_of(
+    number: int,
+    part_size: int,
+    parts_per_size: int = PARTS_PER_PART_SIZE,
+    cap: int = PART_SIZE_CAP,
+) -> int:
+    """The size of part ``number`` (1-based): ``part_size`` doubled every ``parts_per_size``,
+    up to ``cap`` (never below ``part_size`` itself, never above S3's 5 GiB)."""
     doublings = (number - 1) // parts_per_size
-    return min(part_size << min(doublings, 32), MAX_PART_SIZE)
+    return min(part_size << min(doublings, 32), max(cap, part_size), MAX_PART_SIZE)
+
+
+def parts_capacity(part_size: int, parts_per_size: int, cap: int) -> int:
+    """Bytes that :data:`MAX_PARTS` parts of :func:`part_size_of` hold."""
+    total, number = 0, 1
+    while number <= MAX_PARTS:  # one sum per size step, not per part
+        size = part_size_of(number, part_size, parts_per_size, cap)
+        count = min(parts_per_size - (number - 1) % parts_per_size, MAX_PARTS - number + 1)
+        total, number = total + size * count, number + count
+    return total
+
+
+def part_size_cap(
+    max_output_bytes: int | None, part_size: int, parts_per_size: int = PARTS_PER_PART_SIZE
+) -> int:
+    """The smallest cap, from :data:`PART_SIZE_CAP` doubling, at which 10,000 parts hold
+    ``max_output_bytes`` (S3's 5 GiB part at most); :data:`PART_SIZE_CAP` when None."""
+    cap = PART_SIZE_CAP
+    if max_output_bytes is None:
+        return cap
+    while cap < MAX_PART_SIZE and parts_capacity(part_size, parts_per_size, cap) < max_output_bytes:
+        cap *= 2
+    return min(cap, MAX_PART_SIZE)
 
 
 def clamp_part_size(part_size: int) -> int:
@@ -101,6 +135,7 @@ class MultipartWriter:
         on_upload_changed: UploadCallback | None = None,
         retry: RetryPolicy | None = None,
         parts_per_size: int = PARTS_PER_PART_SIZE,
+        max_output_bytes: int | None = None,
     ) -> None:
         if parts_in_flight < 1:
             raise ValueError("parts_in_flight must be at least 1")
@@ -112,6 +147,8 @@ class MultipartWriter:
         self.part_size = clamp_part_size(part_size)
         self.parts_in_flight = parts_in_flight
         self.parts_per_size = parts_per_size
+        #: The largest part this writer cuts (see the module docstring).
+        self.part_size_cap = part_size_cap(max_output_bytes, self.part_size, parts_per_size)
         self.content_type = content_type or "application/octet-stream"
         self.metadata = dict(metadata or {})
         self.retry = retry or RetryPolicy()
@@ -239,7 +276,9 @@ class MultipartWriter:
         await self._notify(None)
 
     def _next_part_size(self) -> int:
-        return part_size_of(self._parts_started + 1, self.part_size, self.parts_per_size)
+        return part_size_of(
+            self._parts_started + 1, self.part_size, self.parts_per_size, self.part_size_cap
+        )
 
     async def _next_part_number(self) -> int:
         if self.upload_id is None:
@@ -249,7 +288,8 @@ class MultipartWriter:
         if number > MAX_PARTS:
             raise RequestRejected(
                 f"output s3://{self.bucket}/{self.key} needs more than {MAX_PARTS} parts "
-                "even with growing parts; raise part_size",
+                "even with growing parts; raise part_size, or set the workflow's "
+                "max_output_bytes so that parts grow enough",
                 bucket=self.bucket,
                 key=self.key,
             )

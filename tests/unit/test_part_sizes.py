@@ -1,5 +1,5 @@
-"""Part sizes double every 1000 parts: with the default 8 MiB (or more), 10,000 parts cover
-S3's largest object (5 TiB; 5 MiB parts reach 4.9 TiB)."""
+"""Part sizes double every 1000 parts up to a cap (64 MiB unless the output's bound needs
+more): told to expect S3's largest object (5 TiB), 10,000 parts cover it."""
 
 from __future__ import annotations
 
@@ -9,13 +9,23 @@ from storage_adapter.writer import (
     DEFAULT_PART_SIZE,
     MAX_PART_SIZE,
     MAX_PARTS,
+    PART_SIZE_CAP,
+    PARTS_PER_PART_SIZE,
     MultipartWriter,
+    part_size_cap,
     part_size_of,
+    parts_capacity,
 )
 
 MiB = 1024**2
 TiB = 1024**4
 MAX_OBJECT = 5 * TiB
+
+
+class FakeIO:
+    """Enough of ``StorageIO`` to build a writer that never uploads."""
+
+    client = object()
 
 
 def test_the_first_thousand_parts_keep_the_configured_size() -> None:
@@ -26,13 +36,36 @@ def test_the_first_thousand_parts_keep_the_configured_size() -> None:
 
 @pytest.mark.parametrize("part_size", [DEFAULT_PART_SIZE, 16 * MiB, 64 * MiB])
 def test_ten_thousand_parts_hold_the_largest_object_s3_stores(part_size: int) -> None:
-    total = sum(part_size_of(n, part_size) for n in range(1, MAX_PARTS + 1))
+    cap = part_size_cap(MAX_OBJECT, part_size)
+    total = sum(part_size_of(n, part_size, cap=cap) for n in range(1, MAX_PARTS + 1))
     assert total >= MAX_OBJECT
+    assert total == parts_capacity(part_size, PARTS_PER_PART_SIZE, cap)
+
+
+def test_parts_stop_growing_at_the_cap() -> None:
+    sizes = {part_size_of(n, DEFAULT_PART_SIZE) for n in range(1, MAX_PARTS + 1)}
+    assert max(sizes) == PART_SIZE_CAP == 64 * MiB
+    writer = MultipartWriter(FakeIO(), "b", "k")  # type: ignore[arg-type]
+    assert writer.part_size_cap == PART_SIZE_CAP
+
+
+@pytest.mark.parametrize("max_output", [1 * MiB, 100 * 1024 * MiB, 400 * 1024 * MiB])
+def test_the_cap_holds_outputs_of_up_to_hundreds_of_gibibytes(max_output: int) -> None:
+    assert part_size_cap(max_output, DEFAULT_PART_SIZE) == PART_SIZE_CAP
+
+
+def test_a_larger_max_output_raises_the_cap_just_enough() -> None:
+    cap = part_size_cap(MAX_OBJECT, DEFAULT_PART_SIZE)
+    assert parts_capacity(DEFAULT_PART_SIZE, PARTS_PER_PART_SIZE, cap) >= MAX_OBJECT
+    assert parts_capacity(DEFAULT_PART_SIZE, PARTS_PER_PART_SIZE, cap // 2) < MAX_OBJECT
+    writer = MultipartWriter(FakeIO(), "b", "k", max_output_bytes=MAX_OBJECT)  # type: ignore[arg-type]
+    assert writer.part_size_cap == cap <= MAX_PART_SIZE
 
 
 def test_a_part_never_exceeds_s3s_largest_part() -> None:
-    assert part_size_of(MAX_PARTS, 1024 * MiB) == MAX_PART_SIZE
-    assert part_size_of(10**9, 5 * MiB) == MAX_PART_SIZE
+    assert part_size_of(MAX_PARTS, 1024 * MiB, cap=MAX_PART_SIZE) == MAX_PART_SIZE
+    assert part_size_of(10**9, 5 * MiB, cap=10 * MAX_PART_SIZE) == MAX_PART_SIZE
+    assert part_size_of(1, 6 * 1024 * MiB) == MAX_PART_SIZE
 
 
 def test_parts_per_size_must_be_positive() -> None:

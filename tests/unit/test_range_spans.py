@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from storage_adapter.reader import DEFAULT_CHUNK_SIZE, DEFAULT_FIRST_RANGE, range_spans
+from storage_adapter.reader import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_FIRST_RANGE,
+    iter_range_spans,
+    range_count,
+    range_spans,
+)
 
 KiB, MiB = 1024, 1024 * 1024
 
@@ -45,3 +51,15 @@ def test_a_small_start_costs_a_large_object_only_a_few_more_requests() -> None:
 
 def test_empty_object_has_no_range() -> None:
     assert range_spans(0, 2 * MiB) == []
+
+
+@pytest.mark.parametrize("first", [1, 256 * KiB, 2 * MiB, 4 * MiB])
+@pytest.mark.parametrize("size", [0, 1, 1000, 256 * KiB + 1, 8 * MiB, 7_941_847, 1 << 30])
+def test_the_count_of_ranges_is_known_without_making_them(size: int, first: int) -> None:
+    assert range_count(size, 2 * MiB, first) == len(range_spans(size, 2 * MiB, first))
+
+
+def test_a_five_tebibyte_object_is_counted_not_listed() -> None:
+    assert range_count(5 * 1024**4, 2 * MiB) == 5 * 1024**4 // (2 * MiB)
+    spans = iter_range_spans(5 * 1024**4, 2 * MiB)
+    assert next(spans) == (0, 2 * MiB - 1)
