@@ -9,12 +9,16 @@ import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.service import archive_workflows, config, running, s3_notification, wait_final
+from tests.support.serving import ServeProcess
+from tests.support.waiting import wait_for
 from tests.unit.test_sns_verify import (
     CERT_URL,
     NOW,
@@ -152,3 +156,34 @@ async def test_subscription_confirmation_is_confirmed_on_allowed_hosts_only(
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "InvalidSignature"
         assert len(seen) == 1
+
+
+def test_serve_keeps_the_path_secret_out_of_its_log(
+    tmp_path: Path, moto_endpoint: str, bucket: str
+) -> None:
+    config_file = tmp_path / "w.yaml"
+    config_file.write_text(
+        f"workflows:\n  a:\n    trigger: {{bucket: {bucket}, prefix: in/}}\n"
+        f"    steps: [gzip]\n    output: {{bucket: {bucket}, key: 'out/{{key}}.gz'}}\n"
+    )
+    service = ServeProcess(
+        config=config_file,
+        endpoint=moto_endpoint,
+        store=tmp_path / "executions.db",
+        log_path=tmp_path / "serve.log",
+        env={"BUCKETSTREAM_SNS_PATH_SECRETS": SECRET, "BUCKETSTREAM_SNS_TOPICS": TOPIC},
+    )
+    try:
+        service.start()
+        unsigned = {"Type": "Notification", "TopicArn": TOPIC, "Message": "{}"}
+        right = httpx.post(f"{service.url}/events/sns/{SECRET}", json=unsigned, timeout=10)
+        assert right.status_code == 403
+        assert right.json()["error"]["code"] == "InvalidSignature"
+        wrong = httpx.post(f"{service.url}/events/sns/guess-{SECRET}x", json=unsigned, timeout=10)
+        assert wrong.status_code == 404
+        wait_for(lambda: service.log().count("/events/sns/") >= 2, within=10)
+    finally:
+        service.kill()
+    log = service.log()
+    assert "/events/sns/[secret]" in log
+    assert SECRET not in log
