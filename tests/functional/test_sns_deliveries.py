@@ -18,16 +18,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.service import archive_workflows, config, running, s3_notification, wait_final
 from tests.support.serving import ServeProcess
-from tests.support.waiting import wait_for
-from tests.unit.test_sns_verify import (
+from tests.support.sns import (
     CERT_URL,
     NOW,
     TOPIC,
     Certificates,
-    _certificate,
-    _sign,
+    certificate,
+    sign,
     sns_notification,
 )
+from tests.support.waiting import wait_for
 from trigger_service.topics import SNS, HostPolicy, TopicDeliveries
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def _topics(keys: dict[str, Any]) -> TopicDeliveries:
     return TopicDeliveries(
         path_secrets=(SECRET,),
         topics=frozenset({TOPIC}),
-        certificates=Certificates({CERT_URL: _certificate(keys["k"], keys["c"])}),
+        certificates=Certificates({CERT_URL: certificate(keys["k"], keys["c"])}),
         providers={"sns": replace(SNS, subscribe_hosts=loopback)},
         clock=lambda: NOW,
     )
@@ -89,7 +89,7 @@ async def test_signed_notification_starts_an_execution(
     etag = s3.put_object(Bucket=bucket, Key=key, Body=b"sns " * 500)["ETag"].strip('"')
     inner = json.dumps(s3_notification(bucket, key, etag=etag))
     message = sns_notification(keys["k"], version)
-    message = _sign(
+    message = sign(
         SNS, {**message, "Message": inner}, keys["k"], "sha1" if version == "1" else "sha256"
     )
     cfg = config(moto_endpoint, archive_workflows(bucket), topics=_topics(keys))
@@ -142,7 +142,7 @@ async def test_subscription_confirmation_is_confirmed_on_allowed_hosts_only(
             "SignatureVersion": "2",
             "SigningCertURL": CERT_URL,
         }
-        return _sign(SNS, message, keys["k"], "sha256")
+        return sign(SNS, message, keys["k"], "sha256")
 
     cfg = config(moto_endpoint, archive_workflows(bucket), topics=_topics(keys))
     async with running(cfg) as (_, client):
