@@ -11,6 +11,8 @@
     ├── InvalidCursor           InvalidCursor        400     no   (not a cursor of ours)
     ├── UnsafeOutputKey         UnsafeOutputKey      400     no   (escapes its prefix)
     ├── Unauthorized            Unauthorized         401     no   (no token, or a bad signature)
+    ├── InvalidSignature        InvalidSignature     403     no   (an SNS/SMN message unverified)
+    ├── TopicNotAllowed         TopicNotAllowed      403     no   (a topic not in the allow-list)
     ├── ExecutionNotFound       ExecutionNotFound    404     no
     ├── PreviewUnavailable      PreviewUnavailable   404     no   (no such side, not an image)
     ├── LoopPrevented           LoopPrevented        409     no   (input is an output)
@@ -21,6 +23,8 @@
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
     ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
+    ├── ConfirmationFailed      ConfirmationFailed   502     yes  (SubscribeURL did not answer 200)
+    ├── CertificateUnavailable  CertificateUnavailable 503   yes  (signing certificate not fetched)
     ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
     ├── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
     └── TooManyStreams          TooManyStreams       503     yes  (every live stream is taken)
@@ -106,6 +110,36 @@ class Unauthorized(TriggerServiceError):
 
     code = "Unauthorized"
     status = 401
+
+
+class InvalidSignature(TriggerServiceError):
+    """An SNS or SMN message whose signature, signing certificate or URL does not verify."""
+
+    code = "InvalidSignature"
+    status = 403
+
+
+class TopicNotAllowed(TriggerServiceError):
+    """An SNS or SMN message from a topic that is not in the configured allow-list."""
+
+    code = "TopicNotAllowed"
+    status = 403
+
+
+class ConfirmationFailed(TriggerServiceError):
+    """The ``SubscribeURL`` of a verified subscription confirmation did not answer 200."""
+
+    code = "ConfirmationFailed"
+    status = 502
+    transient = True
+
+
+class CertificateUnavailable(TriggerServiceError):
+    """A signing certificate could not be fetched (network, size, not a PEM certificate)."""
+
+    code = "CertificateUnavailable"
+    status = 503
+    transient = True
 
 
 class ExecutionNotFound(TriggerServiceError):

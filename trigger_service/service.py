@@ -44,6 +44,7 @@ from trigger_service.intake.sqs import SqsPoller, SqsSettings
 from trigger_service.metrics import ServiceMetrics
 from trigger_service.store.factory import store_from_url
 from trigger_service.store.protocol import ExecutionStore
+from trigger_service.topics import TopicDeliveries
 from trigger_service.workflows.model import Workflows, prepare_workflows
 from trigger_service.workflows.resources import StorageResourceLoader
 
@@ -95,6 +96,8 @@ class ServiceConfig:
     sqs_endpoint_url: str | None = None
     sqs: SqsSettings = field(default_factory=SqsSettings)
     auth: RequestAuth = field(default_factory=_auth_off)
+    #: SNS / SMN deliveries (``POST /events/sns/{secret}``): path secrets, allowed topics.
+    topics: TopicDeliveries = field(default_factory=TopicDeliveries)
     #: Largest JSON or notification body accepted (413 beyond).
     max_body_bytes: int = 1 * MiB
     #: Largest raw-bytes body of a synchronous execution (413 beyond).

@@ -4,6 +4,8 @@
 ``POST /events``                            any notification shape → ``202 {"executions",
                                             "duplicates", "ignored"}``; nothing started →
                                             ``200``; malformed → ``400``
+``POST /events/sns/{secret}``, ``…/smn/…``  verified SNS / SMN deliveries, subscriptions
+                                            confirmed (:mod:`~trigger_service.api.topics`)
 ``GET /executions/{id}``                    the execution record; ``404`` if unknown
 ``GET /executions``                         ``?status=&workflow=&limit=&cursor=`` newest first
                                             → ``{"executions", "next_cursor"}``
@@ -57,6 +59,7 @@ from trigger_service.api.params import bool_param, int_param, status_param
 from trigger_service.api.preview import preview
 from trigger_service.api.retry import retry_execution
 from trigger_service.api.sync import SyncExecution
+from trigger_service.api.topics import install_secret_filter, smn_delivery, sns_delivery
 from trigger_service.api.uploads import receive_upload
 from trigger_service.errors import StoreUnavailable
 from trigger_service.events.parse import parse_notification
@@ -265,6 +268,8 @@ _ROUTES = [
     Route("/static/{name}", static, methods=["GET"]),
     Route("/openapi.json", openapi_document, methods=["GET"]),
     Route("/events", _post_events, methods=["POST"]),
+    Route("/events/sns/{secret}", sns_delivery, methods=["POST"]),
+    Route("/events/smn/{secret}", smn_delivery, methods=["POST"]),
     Route("/executions", _list_executions, methods=["GET"]),
     Route("/executions/stream", live.all_events, methods=["GET"]),
     Route("/executions/{execution_id}", _get_execution, methods=["GET"]),
@@ -285,6 +290,7 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_secret_filter()  # after the server configured its loggers
         if service is not None:
             app.state.service = service
             yield

@@ -91,6 +91,14 @@ OPERATIONS: Mapping[tuple[str, str], Operation] = {
             200: Answer("nothing started", EventsAnswer),
         },
     ),
+    ("/events/sns/{secret}", "post"): Operation(
+        {200: Answer("a verified SNS delivery handled", schema={"type": "object"})},
+        public=True,
+    ),
+    ("/events/smn/{secret}", "post"): Operation(
+        {200: Answer("a verified SMN delivery handled", schema={"type": "object"})},
+        public=True,
+    ),
     ("/executions", "get"): Operation(
         {200: Answer("a page of executions", ExecutionList)},
         query=(

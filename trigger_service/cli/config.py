@@ -32,7 +32,7 @@ from trigger_service.intake.sqs import SqsSettings
 from trigger_service.workflows.model import read_yaml_file
 
 ENV_PREFIX = "BUCKETSTREAM_"
-SECRETS = ("token", "hmac_secret")
+SECRETS = ("token", "hmac_secret", "sns_path_secrets")
 MASK = "********"
 
 _TRANSFER = TransferSettings()
@@ -88,8 +88,18 @@ class ServiceSettings(BaseSettings):
     keep_alive_seconds: int = Field(5, ge=1, description="idle keep-alive timeout, seconds")
     token: SecretStr | None = Field(None, description="shared token (environment or flag only)")
     hmac_secret: SecretStr | None = Field(None, description="HMAC secret (environment or flag)")
+    sns_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="SNS topic ARNs allowed to deliver"
+    )
+    smn_topics: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="SMN topic URNs allowed to deliver"
+    )
+    sns_path_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="secrets of /events/sns|smn/{secret} (environment only)",
+    )
 
-    @field_validator("queue_urls", mode="before")
+    @field_validator("queue_urls", "sns_topics", "smn_topics", "sns_path_secrets", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -39,6 +39,7 @@ from trigger_service.environment import storage_from_env
 from trigger_service.errors import TriggerServiceError
 from trigger_service.execution.leases import DEFAULT_LEASE_SECONDS, default_worker_id
 from trigger_service.service import ServiceConfig, default_concurrency
+from trigger_service.topics import TopicDeliveries
 from trigger_service.workflows.model import Workflows, load_workflows, parse_workflows
 
 DEFAULT_STORE = "bucketstream.db"
@@ -301,6 +302,10 @@ def run_service(
             auth=RequestAuth(
                 token=token.get_secret_value() if token else None,
                 hmac_secret=secret.get_secret_value() if secret else None,
+            ),
+            topics=TopicDeliveries(
+                path_secrets=tuple(s.get_secret_value() for s in settings.sns_path_secrets),
+                topics=frozenset([*settings.sns_topics, *settings.smn_topics]),
             ),
             worker_id=settings.worker_id or default_worker_id(),
             lease_seconds=settings.lease_seconds,
