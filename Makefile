@@ -22,11 +22,13 @@ browser:
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver)
 
 # The whole suite: lint, unit, functional (moto server over HTTP), integration (LocalStack on the host).
+# Two xdist workers (each its own moto server, PostgreSQL and free ports): 205 s against 401 s
+# serial for the functional and service tiers on two cores.
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	bash localstack/run-tests.sh $(BIN)/python -m pytest -q
+	bash localstack/run-tests.sh $(BIN)/python -m pytest -q -n 2 --durations=15
 
 # The unit tier: in process, no subprocess, no server (tiers: tests/support/tiers.py), < 60 s.
 test-fast: $(STAMP)
