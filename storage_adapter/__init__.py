@@ -20,6 +20,7 @@ from storage_adapter.errors import (
 from storage_adapter.objects import (
     MAX_KEY_BYTES,
     ObjectInfo,
+    WriteCondition,
     WriteResult,
     strip_etag,
     version_or_none,
@@ -44,6 +45,7 @@ __all__ = [
     "TransferSettings",
     "TransientStorageError",
     "UploadGone",
+    "WriteCondition",
     "WriteResult",
     "call_mapped",
     "make_s3_client",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 #: The longest object key S3 accepts, in bytes of UTF-8.
 MAX_KEY_BYTES = 1024
@@ -39,6 +40,8 @@ class ObjectInfo:
     version_id: str | None = None
     content_type: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    #: When this version was written, as the store says (``Last-Modified``, whole seconds).
+    last_modified: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,24 @@ class WriteResult:
     size: int
     parts: int
     version_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WriteCondition:
+    """A conditional write (S3 ``If-Match`` / ``If-None-Match: *``), checked by the store.
+
+    ``if_match`` replaces only the object of that etag; ``if_none_match`` writes only where
+    no object exists. A store refusing it answers 412 (:class:`~storage_adapter.errors.
+    PreconditionFailed`).
+    """
+
+    if_match: str | None = None
+    if_none_match: bool = False
+
+    def params(self) -> dict[str, str]:
+        """The request parameters of boto3's ``put_object`` / ``complete_multipart_upload``."""
+        if self.if_none_match:
+            return {"IfNoneMatch": "*"}
+        if self.if_match:
+            return {"IfMatch": quote_etag(self.if_match)}
+        return {}

@@ -259,6 +259,7 @@ class RangedReader:
             version_id=version_or_none(response.get("VersionId")) or self._version_id,
             content_type=response.get("ContentType"),
             metadata=dict(response.get("Metadata", {})),
+            last_modified=response.get("LastModified"),
         )
 
     def _call(self, method: Callable[..., Any], action: str, **params: Any) -> Any:

@@ -32,7 +32,7 @@ import anyio
 
 from storage_adapter.client import StorageIO
 from storage_adapter.errors import RequestRejected, StorageError, UploadGone, call_mapped
-from storage_adapter.objects import WriteResult, strip_etag, version_or_none
+from storage_adapter.objects import WriteCondition, WriteResult, strip_etag, version_or_none
 from storage_adapter.parts import PartBody
 from storage_adapter.retry import RetryPolicy
 from storage_adapter.streams import SinkContext, StageMetricsLike
@@ -204,11 +204,18 @@ class MultipartWriter:
         self._tail = PartBody(pieces)
         self._consumed = True
 
-    async def commit(self) -> WriteResult:
-        """Upload the last part and complete (or PutObject a small output); idempotent."""
+    async def commit(self, condition: WriteCondition | None = None) -> WriteResult:
+        """Upload the last part and complete (or PutObject a small output); idempotent.
+
+        With ``condition`` the PutObject / CompleteMultipartUpload is conditional (``If-Match``
+        or ``If-None-Match: *``); a store refusing it raises ``ObjectChanged`` (412) and the
+        upload stays open, to be committed again or aborted.
+        """
         if not self._consumed:
             raise RuntimeError("commit() before consume() finished")
+        conditional = condition.params() if condition is not None else {}
         if self.upload_id is None:
+            self._tail.seek(0)  # sent again from its first byte when a condition was refused
             response = await self.io.call(
                 self._call,
                 self.io.client.put_object,
@@ -218,6 +225,7 @@ class MultipartWriter:
                 Body=self._tail if len(self._tail) else b"",
                 ContentType=self.content_type,
                 Metadata=self.metadata,
+                **conditional,
             )
             self._finished = True
             return WriteResult(
@@ -231,6 +239,7 @@ class MultipartWriter:
         if len(self._tail):
             number = await self._next_part_number()
             await self._upload_part(number, self._tail)
+            self._tail = PartBody(())  # a second commit (after a refused condition) sends none
         parts = [part for _, part in sorted(self._parts.items())]
         try:
             response = await self._with_retry(
@@ -241,6 +250,7 @@ class MultipartWriter:
                 Key=self.key,
                 UploadId=self.upload_id,
                 MultipartUpload={"Parts": parts},
+                **conditional,
             )
         except UploadGone:
             # An earlier attempt may have completed it and only its answer was lost.

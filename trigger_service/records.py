@@ -61,6 +61,10 @@ class ObjectRef(_Record):
     etag: str | None = None
     size: int | None = None
     version_id: str | None = None
+    #: When the store says this version was written (``Last-Modified``): orders writes.
+    last_modified: datetime | None = None
+    #: The event's ``sequencer``, which orders the writes of one key, when it had one.
+    sequencer: str | None = None
 
     @classmethod
     def of(cls, stored: ObjectInfo | WriteResult | ObjectEvent) -> ObjectRef:
@@ -71,7 +75,13 @@ class ObjectRef(_Record):
             etag=stored.etag,
             size=stored.size,
             version_id=stored.version_id,
+            last_modified=getattr(stored, "last_modified", None),
+            sequencer=getattr(stored, "sequencer", None),
         )
+
+    @field_serializer("last_modified")
+    def _times(self, value: datetime | None) -> str | None:
+        return _iso(value)
 
 
 class OutputRef(ObjectRef):

@@ -101,7 +101,14 @@ async def test_takeover_never_aborts_a_live_executions_upload_of_the_same_key(
         started_at=utc_now(),
         worker="dead",
         upload_id=upload(),
-        idempotency_key=idempotency_key("archive", bucket, key, version_id=None, etag=etag),
+        idempotency_key=idempotency_key(
+            "archive",
+            bucket,
+            key,
+            version_id=None,
+            etag=etag,
+            last_modified=s3.head_object(Bucket=bucket, Key=key)["LastModified"],
+        ),
     )
     unnamed = upload()  # the dead attempt crashed before saving this id
     live = ExecutionRecord(

@@ -287,7 +287,12 @@ async def test_restart_aborts_interrupted_uploads_and_runs_them_again(
         attempts=1,
         source="sqs",
         idempotency_key=idempotency_key(
-            "archive", bucket, "incoming/r.bin", version_id=None, etag=etag
+            "archive",
+            bucket,
+            "incoming/r.bin",
+            version_id=None,
+            etag=etag,
+            last_modified=s3.head_object(Bucket=bucket, Key="incoming/r.bin")["LastModified"],
         ),
     )
     output_key = workflow.output_key.render(

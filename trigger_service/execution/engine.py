@@ -310,7 +310,7 @@ def is_pinned(source: ObjectRef) -> bool:
 
 def accept_input(record: ExecutionRecord, info: ObjectInfo) -> None:
     """Take the HEAD of the input into ``record``; raises LoopPrevented for an output."""
-    record.input = ObjectRef.of(info)
+    record.input = ObjectRef.of(info).model_copy(update={"sequencer": record.input.sequencer})
     loop = marker_reason(f"s3://{info.bucket}/{info.key}", info.metadata)
     if loop is not None and loop.reason == REASON_EXECUTION_OUTPUT:
         raise LoopPrevented(loop.detail)

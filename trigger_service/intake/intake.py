@@ -137,7 +137,12 @@ class Intake:
             workflow=workflow,
             input=ref,
             idempotency_key=idempotency_key(
-                workflow.name, bucket, key, version_id=ref.version_id, etag=ref.etag
+                workflow.name,
+                bucket,
+                key,
+                version_id=ref.version_id,
+                etag=ref.etag,
+                last_modified=ref.last_modified,
             ),
         )
         record, created = await self.start(start, source="api")

@@ -5,8 +5,9 @@ suffix. A key under a workflow's own output prefix in the same bucket never star
 workflow. :class:`Router` then HEADs the object once per matched event, pinned to the event's
 etag or version: that gives the etag when the event has none (MinIO), and it lets outputs
 (``x-amz-meta-bucketstream-execution``) and direct uploads be ignored before any execution
-exists. The idempotency key is workflow + bucket + key + (version id or etag), so SQS
-redeliveries and moto's two events for one multipart upload collapse into one execution.
+exists. The idempotency key is workflow + bucket + key + the write's identity (version id, or
+etag with sequencer or Last-Modified), so SQS redeliveries and moto's two events for one
+multipart upload collapse into one execution while A written again after B does not.
 
 One notification body is bounded before any HEAD: :func:`check_record_count` refuses a body
 of more than ``max_event_records`` records (``413``), :meth:`Router.route_all` matches every
@@ -22,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 from anyio.abc import TaskGroup
@@ -43,6 +45,7 @@ from trigger_service.execution.admission import (
     DEFAULT_HEAD_BUDGET_SECONDS,
     DEFAULT_HEAD_PARALLEL,
 )
+from trigger_service.freshness import write_identity
 from trigger_service.records import ObjectRef
 from trigger_service.workflows.loops import marker_reason, under_own_output
 from trigger_service.workflows.model import Workflow
@@ -54,19 +57,32 @@ REASON_OBJECT_CHANGED = "object_changed"
 
 
 def idempotency_key(
-    workflow: str, bucket: str, key: str, *, version_id: str | None, etag: str | None
+    workflow: str,
+    bucket: str,
+    key: str,
+    *,
+    version_id: str | None,
+    etag: str | None,
+    sequencer: str | None = None,
+    last_modified: datetime | None = None,
 ) -> str:
-    """The key that makes one workflow run once per object version (hex SHA-256).
+    """The key that makes one workflow run once per write of an object (hex SHA-256).
 
     The version id wins when there is one (an unversioned bucket's ``"null"`` does not
-    count, see :func:`~storage_adapter.version_or_none`); otherwise the etag. One of them is
-    required.
+    count, see :func:`~storage_adapter.version_or_none`); otherwise the etag together with
+    the event's sequencer or, without one, the object's ``Last-Modified``: A written again
+    after B is a new write (:func:`~trigger_service.freshness.write_identity`). One of
+    version id and etag is required.
     """
-    version = version_or_none(version_id)
-    if version is None and not etag:
-        raise ValueError("an idempotency key needs a version id or an etag")
-    identity = f"version:{version}" if version else f"etag:{etag}"
-    material = json.dumps([workflow, bucket, key, identity])
+    ref = ObjectRef(
+        bucket=bucket,
+        key=key,
+        etag=etag,
+        version_id=version_id,
+        sequencer=sequencer,
+        last_modified=last_modified,
+    )
+    material = json.dumps([workflow, bucket, key, write_identity(ref)])
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -243,14 +259,23 @@ class Router:
         if reason is not None:
             return RoutedEvent(ignored=(*routing.ignored, reason))
         ref = ObjectRef.of(info).model_copy(
-            update={"version_id": event.version_id or info.version_id}
+            update={
+                "version_id": event.version_id or info.version_id,
+                "sequencer": event.sequencer,
+            }
         )
         starts = tuple(
             Start(
                 workflow=workflow,
                 input=ref,
                 idempotency_key=idempotency_key(
-                    workflow.name, ref.bucket, ref.key, version_id=ref.version_id, etag=ref.etag
+                    workflow.name,
+                    ref.bucket,
+                    ref.key,
+                    version_id=ref.version_id,
+                    etag=ref.etag,
+                    sequencer=ref.sequencer,
+                    last_modified=ref.last_modified,
                 ),
             )
             for workflow in routing.workflows
