@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+import tracemalloc
 
 import pytest
 from PIL import Image
@@ -41,3 +42,21 @@ def test_an_animation_at_the_limit_decodes_every_frame() -> None:
 def test_the_limit_is_the_workflows() -> None:
     with pytest.raises(TooManyFrames, match="more than 5 frames"):
         decode_bytes(one_pixel_animation(6), DecodeParams(formats=("GIF",), max_frames=5))
+
+
+def test_a_64_mib_gif_of_one_pixel_frames_is_refused_reading_little_of_it() -> None:
+    frames = one_pixel_animation(6).split(b"\x21\xf9\x04")  # graphic control extensions
+    head = b"\x21\xf9\x04".join(frames[:3])
+    pair = b"\x21\xf9\x04" + frames[3] + b"\x21\xf9\x04" + frames[4]  # two alternating frames
+    data = head + pair * ((64 * 1024**2) // len(pair)) + b";"
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(TooManyFrames):
+            decode_bytes(data, DecodeParams(formats=("GIF",)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    elapsed = time.monotonic() - started
+    print(f"{len(data)} B GIF refused in {elapsed:.3f} s, {peak / 2**20:.1f} MiB allocated")
+    assert peak < 50 * 1024**2
