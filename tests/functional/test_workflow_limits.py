@@ -4,6 +4,7 @@ its body, whether its size came with the execution or from a HEAD; nothing is wr
 from __future__ import annotations
 
 import functools
+import gzip
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -69,3 +70,27 @@ def test_an_input_at_the_limit_is_processed(s3: S3Client, bucket: str, moto_endp
 def test_a_bad_limit_fails_the_load_naming_the_field() -> None:
     with pytest.raises(WorkflowConfigError, match="max_input_bytes"):
         limited("b", -1)
+
+
+def test_an_output_over_max_output_bytes_fails_and_its_upload_is_aborted(
+    s3: S3Client, bucket: str, moto_endpoint: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="in/z.gz", Body=gzip.compress(b"\0" * (24 * 1024**2)))
+    workflow = flows(
+        {
+            "unzip": {
+                "trigger": {"bucket": bucket, "prefix": "in/"},
+                "steps": ["gunzip"],
+                "output": {"bucket": bucket, "key": "out/{stem}"},
+                "limits": {"max_output_bytes": 12 * 1024**2},
+            }
+        }
+    ).get("unzip")
+    record = anyio.run(
+        functools.partial(execute, engine(moto_endpoint), workflow, bucket, "in/z.gz")
+    )
+    assert record.status is ExecutionStatus.FAILED
+    assert record.error is not None and record.error.code == "OutputTooLarge"
+    assert "limits.max_output_bytes" in record.error.message
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0) == 0
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

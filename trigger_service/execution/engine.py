@@ -161,7 +161,15 @@ class ExecutionEngine:
         else:
             output_key = workflow.branches[0].render_key(record.input.key, record.id)
             sink = _single(
-                self._sink(workflow.branches[0], record, output_key, tee, store_output, report)
+                self._sink(
+                    workflow.branches[0],
+                    record,
+                    output_key,
+                    tee,
+                    store_output,
+                    report,
+                    workflow.limits.max_output_bytes,
+                )
             )
             branch_metrics = []
         metrics.extend(StageMetrics(stage.name) for stage in stages)
@@ -201,7 +209,15 @@ class ExecutionEngine:
                 continue
             key = output.render_key(record.input.key, record.id)
             branch_tee = tee if output.name == chosen else None
-            sink = self._sink(output, record, key, branch_tee, store_output, report)
+            sink = self._sink(
+                output,
+                record,
+                key,
+                branch_tee,
+                store_output,
+                report,
+                workflow.limits.max_output_bytes,
+            )
             stages = [to_stage(step, log) for step in steps]
             branches.append(Branch(output.name, stages, sink))
 
@@ -223,6 +239,7 @@ class ExecutionEngine:
         tee: FrameCallback | None,
         store_output: bool,
         report: Callable[[], Awaitable[None]],
+        max_output_bytes: int | None = None,
     ) -> Sink[WriteResult]:
         if not store_output:
             if tee is None:
@@ -248,6 +265,7 @@ class ExecutionEngine:
             content_type=output.content_type,
             metadata=output_marker(record.id),
             on_upload_changed=remember_upload,
+            max_output_bytes=max_output_bytes,
         )
         return writer if tee is None else TeeSink(writer, tee)
 

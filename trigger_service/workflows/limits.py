@@ -2,10 +2,13 @@
 
 .. code-block:: yaml
 
-    limits: {max_input_bytes: 10737418240}   # 10 GiB; S3's 5 TiB object limit by default
+    limits: {max_input_bytes: 10737418240, max_output_bytes: 1073741824}
 
 An input larger than ``max_input_bytes`` (its size from the event, or the HEAD) fails the
-execution with ``InputTooLarge`` before any GET of its body.
+execution with ``InputTooLarge`` before any GET of its body. ``max_output_bytes`` is counted
+as the output is written: past it the execution fails with ``OutputTooLarge``, the upload is
+aborted and nothing is committed. Unset, an output is bounded by what 10,000 parts of at most
+64 MiB hold (492 GiB); set, the writer's parts grow just enough to hold it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ class LimitsConfig(BaseModel):
 
     max_input_bytes: int = Field(
         default=MAX_OBJECT_BYTES, ge=0, le=MAX_OBJECT_BYTES, description="largest input object"
+    )
+    max_output_bytes: int | None = Field(
+        default=None, ge=0, le=MAX_OBJECT_BYTES, description="largest output of one branch"
     )
 
 
