@@ -68,8 +68,8 @@ def test_an_input_at_the_limit_is_processed(s3: S3Client, bucket: str, moto_endp
 
 
 def test_a_bad_limit_fails_the_load_naming_the_field() -> None:
-    with pytest.raises(WorkflowConfigError, match="max_input_bytes"):
-        limited("b", -1)
+    with pytest.raises(WorkflowConfigError, match=r"limits\.max_input_bytes"):
+        limited("photos", -1)
 
 
 def test_an_output_over_max_output_bytes_fails_and_its_upload_is_aborted(
@@ -94,3 +94,18 @@ def test_an_output_over_max_output_bytes_fails_and_its_upload_is_aborted(
     assert "limits.max_output_bytes" in record.error.message
     assert s3.list_objects_v2(Bucket=bucket, Prefix="out/").get("KeyCount", 0) == 0
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_max_frames_bounds_the_decode_of_an_animated_input() -> None:
+    workflow = flows(
+        {
+            "thumbs": {
+                "trigger": {"bucket": "photos", "prefix": "in/"},
+                "steps": [{"compress": {"max_width": 64, "max_height": 64}}],
+                "output": {"bucket": "photos", "key": "out/{key}"},
+                "limits": {"max_frames": 5},
+            }
+        }
+    ).get("thumbs")
+    decode = next(step for step in workflow.planned_steps() if step.definition.name == "decode")
+    assert decode.params.max_frames == 5

@@ -46,7 +46,7 @@ from steps import (
 from trigger_service.errors import UnknownOutput, UnknownWorkflow, WorkflowConfigError
 from trigger_service.workflows.branches import SINGLE_OUTPUT, Branch, check_distinct
 from trigger_service.workflows.keys import KeyTemplate
-from trigger_service.workflows.limits import DEFAULT_LIMITS, LimitsConfig
+from trigger_service.workflows.limits import DEFAULT_LIMITS, LimitsConfig, image_options
 from trigger_service.workflows.loops import branch_could_trigger
 
 MAX_WORKFLOW_FILE_BYTES = 1024 * 1024
@@ -315,7 +315,7 @@ def _build(name: str, spec: WorkflowModel, registry: StepRegistry, source: str) 
         branches=tuple(branches),
         retry=spec.retry,
         timeout_seconds=spec.timeout_seconds,
-        image_options=dict(spec.image),
+        image_options=image_options(dict(spec.image), spec.limits),
         fan_out=spec.outputs is not None,
         limits=spec.limits,
     )
