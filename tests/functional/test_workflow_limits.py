@@ -108,4 +108,4 @@ def test_max_frames_bounds_the_decode_of_an_animated_input() -> None:
         }
     ).get("thumbs")
     decode = next(step for step in workflow.planned_steps() if step.definition.name == "decode")
-    assert decode.params.max_frames == 5
+    assert getattr(decode.params, "max_frames", None) == 5
