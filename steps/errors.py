@@ -15,6 +15,7 @@ can act on::
         ├── TruncatedImage          TruncatedImage
         ├── UnsupportedFormat       UnsupportedFormat
         ├── ImageTooLarge           ImageTooLarge
+        ├── TooManyFrames           TooManyFrames       (an animation over max_frames)
         ├── InvalidCompressedData   InvalidCompressedData
         ├── InvalidEncryptedData    InvalidEncryptedData (not the encrypt step's format)
         ├── WrongKey                WrongKey            (another key encrypted the object)
@@ -97,6 +98,12 @@ class ImageTooLarge(InputError):
     """An image whose declared pixel count exceeds the configured limit."""
 
     code = "ImageTooLarge"
+
+
+class TooManyFrames(InputError):
+    """An animation with more frames than the configured limit (a frame bomb)."""
+
+    code = "TooManyFrames"
 
 
 class InvalidCompressedData(InputError):

@@ -9,6 +9,7 @@
     ├── ObjectChanged           ObjectChanged       no   (etag/size differ from the pinned ones)
     ├── UnexpectedResponse      UnexpectedResponse  no   (e.g. 200 instead of 206 to a range)
     ├── RequestRejected         InvalidRequest      no   (4xx the request itself caused)
+    ├── OutputTooLarge          OutputTooLarge      no   (over the writer's max_output_bytes)
     ├── UploadGone              NoSuchUpload        yes  (for the execution, not the request)
     └── TransientStorageError   StorageUnavailable  yes  (5xx, throttling, connection errors
                                                           that outlived every retry)
@@ -69,6 +70,12 @@ class RequestRejected(StorageError):
     """The server rejected the request as invalid."""
 
     code = "InvalidRequest"
+
+
+class OutputTooLarge(StorageError):
+    """The output grew past the writer's ``max_output_bytes``; its upload is aborted."""
+
+    code = "OutputTooLarge"
 
 
 class UploadGone(StorageError):

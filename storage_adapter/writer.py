@@ -31,7 +31,13 @@ from typing import Any
 import anyio
 
 from storage_adapter.client import StorageIO
-from storage_adapter.errors import RequestRejected, StorageError, UploadGone, call_mapped
+from storage_adapter.errors import (
+    OutputTooLarge,
+    RequestRejected,
+    StorageError,
+    UploadGone,
+    call_mapped,
+)
 from storage_adapter.objects import WriteCondition, WriteResult, strip_etag, version_or_none
 from storage_adapter.parts import PartBody
 from storage_adapter.retry import RetryPolicy
@@ -147,6 +153,7 @@ class MultipartWriter:
         self.part_size = clamp_part_size(part_size)
         self.parts_in_flight = parts_in_flight
         self.parts_per_size = parts_per_size
+        self.max_output_bytes = max_output_bytes
         #: The largest part this writer cuts (see the module docstring).
         self.part_size_cap = part_size_cap(max_output_bytes, self.part_size, parts_per_size)
         self.content_type = content_type or "application/octet-stream"
@@ -187,6 +194,14 @@ class MultipartWriter:
         async with anyio.create_task_group() as group:
             async for frame in chunks:
                 self._size += len(frame)
+                if self.max_output_bytes is not None and self._size > self.max_output_bytes:
+                    raise OutputTooLarge(
+                        f"output s3://{self.bucket}/{self.key} grew past the workflow's "
+                        f"limits.max_output_bytes ({self.max_output_bytes}); nothing was "
+                        "committed",
+                        bucket=self.bucket,
+                        key=self.key,
+                    )
                 view = memoryview(frame if isinstance(frame, bytes) else bytes(frame))
                 while view.nbytes:
                     take = min(part_size - filled, view.nbytes)

@@ -198,6 +198,13 @@ class RequestTimeout(TriggerServiceError):
         return {"Connection": "close"}
 
 
+class InputTooLarge(TriggerServiceError):
+    """The input object is larger than the workflow's ``limits.max_input_bytes``."""
+
+    code = "InputTooLarge"
+    status = 413
+
+
 class RequestTooLarge(TriggerServiceError):
     """The request body is larger than the limit of its endpoint."""
 

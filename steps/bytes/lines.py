@@ -23,12 +23,15 @@ while it is matched, so lines longer than ``max_line_bytes`` fail with ``LineToo
 
 Counters in the step's record: ``lines_in``, ``lines_out`` and, in JSON-lines mode,
 ``lines_invalid`` (lines that are not a JSON object holding ``field``; ``on_invalid`` says
-whether they are skipped, kept or fail the execution).
+whether they are skipped, kept or fail the execution). A line nesting arrays or objects deeper
+than ``max_depth`` (64 by default) is such an invalid line too: its depth is counted before it
+is parsed, so a hostile ``[[[[…`` line never reaches the parser's recursion.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,6 +46,26 @@ if TYPE_CHECKING:
 
 Scalar = str | int | float | bool | None
 MAX_PATTERN_LENGTH = 4096
+#: A JSON string (whose brackets do not nest) or one bracket.
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_OPENERS = frozenset(b"[{")
+
+
+def json_depth_over(content: bytes, limit: int) -> bool:
+    """Whether ``content`` nests arrays and objects deeper than ``limit`` (brackets inside
+    strings do not count). Cheap for ordinary lines: they hold fewer brackets than ``limit``."""
+    if content.count(b"[") + content.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKENS.finditer(content):
+        first = token.group()[0]
+        if first in _OPENERS:
+            depth += 1
+            if depth > limit:
+                return True
+        elif first != ord('"'):
+            depth -= 1
+    return False
 
 
 class LinesParams(BaseModel):
@@ -62,6 +85,9 @@ class LinesParams(BaseModel):
     on_invalid: Literal["skip", "keep", "fail"] = "skip"
     max_line_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     pattern_timeout: float = Field(default=0.1, gt=0, le=10)
+    max_depth: int = Field(
+        default=64, ge=1, le=500, description="JSON-lines mode: deepest nesting of a line"
+    )
 
     @field_validator("match", "exclude", mode="before")
     @classmethod
@@ -179,10 +205,14 @@ class LineFilter:
 
     def _json_selected(self, content: bytes) -> bool:
         value: Any
+        if json_depth_over(content, self.params.max_depth):
+            return self._invalid(f"nests deeper than max_depth ({self.params.max_depth})")
         try:
             value = json.loads(content)
         except ValueError:
             return self._invalid("is not JSON")
+        except RecursionError:  # a parser nesting limit below max_depth: the same answer
+            return self._invalid(f"nests deeper than the parser allows ({self.params.max_depth})")
         for part in self._path:
             if not isinstance(value, dict) or part not in value:
                 return self._invalid(f"has no field {self.params.field!r}")

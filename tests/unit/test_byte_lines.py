@@ -151,3 +151,42 @@ async def test_a_line_over_the_limit_fails() -> None:
     assert isinstance(caught.value.error, LineTooLong)
     assert "line 2" in str(caught.value.error)
     assert sink.aborted == 1
+
+
+DEEP = b"[" * 200_000 + b"]" * 200_000  # past the interpreter's recursion limit
+
+
+@pytest.mark.parametrize("on_invalid", ["skip", "keep"])
+async def test_a_deeply_nested_line_is_an_invalid_line_not_a_crash(on_invalid: str) -> None:
+    data = b'{"level": "ERROR"}\n' + DEEP + b"\n" + b'{"level": "ERROR", "a": [[1]]}\n'
+    params: dict[str, object] = {"field": "level", "in": ["ERROR"], "on_invalid": on_invalid}
+    out, counts = await filtered([data], params)
+    kept = b'{"level": "ERROR"}\n' + (DEEP + b"\n" if on_invalid == "keep" else b"")
+    assert out == kept + b'{"level": "ERROR", "a": [[1]]}\n'
+    assert counts["lines_invalid"] == 1
+
+
+async def test_a_deeply_nested_line_fails_as_invalid_with_on_invalid_fail() -> None:
+    sink = MemorySink()
+    with pytest.raises(StageFailed) as failed:
+        await run_byte_step(
+            LINES, [DEEP + b"\n"], {"field": "a", "in": ["x"], "on_invalid": "fail"}, sink=sink
+        )
+    assert isinstance(failed.value.error, InvalidLogLine)
+    assert "max_depth (64)" in str(failed.value.error)
+    assert sink.aborted == 1 and not sink.committed
+
+
+@pytest.mark.parametrize(
+    ("line", "over"),
+    [
+        (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', False),
+        (b"[" * 64 + b"]" * 64, False),
+        (b"[" * 65 + b"]" * 65, True),
+        (b"[" + b'{"k": "\\"[[[["}, ' * 70 + b"1]", False),
+    ],
+)
+def test_nesting_depth_skips_brackets_in_strings(line: bytes, over: bool) -> None:
+    from steps.bytes.lines import json_depth_over
+
+    assert json_depth_over(line, 64) is over

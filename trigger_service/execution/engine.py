@@ -33,7 +33,7 @@ from storage_adapter import (
     TransferSettings,
     WriteResult,
 )
-from trigger_service.errors import ExecutionTimeout, LoopPrevented
+from trigger_service.errors import ExecutionTimeout, InputTooLarge, LoopPrevented
 from trigger_service.execution.allocator import tune_allocator
 from trigger_service.execution.failures import error_info
 from trigger_service.execution.sinks import FrameCallback, StreamOnlySink, TeeSink, delete_output
@@ -150,6 +150,7 @@ class ExecutionEngine:
             check = functools.partial(accept_input, record)
         else:
             accept_input(record, await reader.stat())
+        within_limits(workflow, record.input)  # the size is known: before any GET of the body
         stages = [Stage("read", functools.partial(reader.run, check=check))]
         stages += [to_stage(step, log) for step in workflow.planned_steps()]
         if workflow.fan_out:
@@ -160,7 +161,15 @@ class ExecutionEngine:
         else:
             output_key = workflow.branches[0].render_key(record.input.key, record.id)
             sink = _single(
-                self._sink(workflow.branches[0], record, output_key, tee, store_output, report)
+                self._sink(
+                    workflow.branches[0],
+                    record,
+                    output_key,
+                    tee,
+                    store_output,
+                    report,
+                    workflow.limits.max_output_bytes,
+                )
             )
             branch_metrics = []
         metrics.extend(StageMetrics(stage.name) for stage in stages)
@@ -200,7 +209,15 @@ class ExecutionEngine:
                 continue
             key = output.render_key(record.input.key, record.id)
             branch_tee = tee if output.name == chosen else None
-            sink = self._sink(output, record, key, branch_tee, store_output, report)
+            sink = self._sink(
+                output,
+                record,
+                key,
+                branch_tee,
+                store_output,
+                report,
+                workflow.limits.max_output_bytes,
+            )
             stages = [to_stage(step, log) for step in steps]
             branches.append(Branch(output.name, stages, sink))
 
@@ -222,6 +239,7 @@ class ExecutionEngine:
         tee: FrameCallback | None,
         store_output: bool,
         report: Callable[[], Awaitable[None]],
+        max_output_bytes: int | None = None,
     ) -> Sink[WriteResult]:
         if not store_output:
             if tee is None:
@@ -247,6 +265,7 @@ class ExecutionEngine:
             content_type=output.content_type,
             metadata=output_marker(record.id),
             on_upload_changed=remember_upload,
+            max_output_bytes=max_output_bytes,
         )
         return writer if tee is None else TeeSink(writer, tee)
 
@@ -306,6 +325,16 @@ def is_pinned(source: ObjectRef) -> bool:
     the store, not from the event), so an execution's input normally is.
     """
     return bool(source.etag) and source.size is not None
+
+
+def within_limits(workflow: Workflow, source: ObjectRef) -> None:
+    """Raise InputTooLarge when ``source`` is larger than the workflow's ``max_input_bytes``."""
+    limit = workflow.limits.max_input_bytes
+    if source.size is not None and source.size > limit:
+        raise InputTooLarge(
+            f"s3://{source.bucket}/{source.key} is {source.size} bytes, over the workflow's "
+            f"limits.max_input_bytes ({limit}); raise the limit or split the object"
+        )
 
 
 def accept_input(record: ExecutionRecord, info: ObjectInfo) -> None:

@@ -46,6 +46,7 @@ from steps import (
 from trigger_service.errors import UnknownOutput, UnknownWorkflow, WorkflowConfigError
 from trigger_service.workflows.branches import SINGLE_OUTPUT, Branch, check_distinct
 from trigger_service.workflows.keys import KeyTemplate
+from trigger_service.workflows.limits import DEFAULT_LIMITS, LimitsConfig, image_options
 from trigger_service.workflows.loops import branch_could_trigger
 
 MAX_WORKFLOW_FILE_BYTES = 1024 * 1024
@@ -127,6 +128,7 @@ class WorkflowModel(_Strict):
     retry: RetryConfig = RetryConfig()
     timeout_seconds: float = Field(default=300, gt=0, le=86_400)
     image: dict[str, Any] = Field(default_factory=dict)
+    limits: LimitsConfig = LimitsConfig()
 
 
 class WorkflowFileModel(_Strict):
@@ -154,6 +156,7 @@ class Workflow:
     image_options: Mapping[str, Any]
     #: True when written with ``outputs``: the record then lists ``outputs``.
     fan_out: bool = False
+    limits: LimitsConfig = DEFAULT_LIMITS
 
     @property
     def output(self) -> OutputConfig:
@@ -312,8 +315,9 @@ def _build(name: str, spec: WorkflowModel, registry: StepRegistry, source: str) 
         branches=tuple(branches),
         retry=spec.retry,
         timeout_seconds=spec.timeout_seconds,
-        image_options=dict(spec.image),
+        image_options=image_options(dict(spec.image), spec.limits),
         fan_out=spec.outputs is not None,
+        limits=spec.limits,
     )
     try:
         workflow.planned_steps()

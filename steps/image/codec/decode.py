@@ -49,7 +49,7 @@ from steps.image.codec.formats import (
     STREAMED_FORMATS,
     decode_format,
 )
-from steps.image.codec.frames import load_frames, pixel_info, still_fallback
+from steps.image.codec.frames import DEFAULT_MAX_FRAMES, load_frames, pixel_info, still_fallback
 from steps.image.codec.metadata import DEFAULT_METADATA, STRIP_POLICIES, MetadataPolicy
 from steps.image.codec.pillow_errors import pillow_errors
 from steps.image.codec.rows import RowBands, watchable
@@ -86,6 +86,9 @@ class DecodeParams(BaseModel):
     )
     max_pixels: PositiveInt = Field(
         default=DEFAULT_MAX_PIXELS, description="largest width × height (summed over frames)"
+    )
+    max_frames: PositiveInt = Field(
+        default=DEFAULT_MAX_FRAMES, description="most frames an animation may have"
     )
     oversample: float = Field(
         default=DEFAULT_OVERSAMPLE, ge=1.0, le=8.0, description="shrink-on-load margin"
@@ -224,7 +227,11 @@ def _decode(
         progress.load_started_at, progress.load_started_bytes = time.time(), reader.bytes_received
         broken: list[str] = []
         frames, durations, loop, info = load_frames(
-            image, animated, params.max_pixels, still_fallback(reader, image.format, broken)
+            image,
+            animated,
+            params.max_pixels,
+            still_fallback(reader, image.format, broken),
+            params.max_frames,
         )
         notes += tuple(broken)
         if bands is not None:
