@@ -20,6 +20,7 @@
     ├── NotRetryable            NotRetryable         409     no   (only failed ones re-run)
     ├── RequestTimeout          RequestTimeout       408     yes  (a body came too slowly)
     ├── RequestTooLarge         RequestTooLarge      413     no
+    ├── InputTooLarge           InputTooLarge        413     no   (over limits.max_input_bytes)
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
     ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
