@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from trigger_service.errors import UnknownOutput, UnknownWorkflow, WorkflowConfi
 from trigger_service.workflows.branches import SINGLE_OUTPUT, Branch, check_distinct
 from trigger_service.workflows.keys import KeyTemplate
 from trigger_service.workflows.loops import branch_could_trigger
+from trigger_service.workflows.scope import ApiAccess
 
 MAX_WORKFLOW_FILE_BYTES = 1024 * 1024
 
@@ -127,6 +128,8 @@ class WorkflowModel(_Strict):
     retry: RetryConfig = RetryConfig()
     timeout_seconds: float = Field(default=300, gt=0, le=86_400)
     image: dict[str, Any] = Field(default_factory=dict)
+    #: What API calls may read beyond the trigger (:mod:`~trigger_service.workflows.scope`).
+    api: ApiAccess = ApiAccess()
 
 
 class WorkflowFileModel(_Strict):
@@ -154,6 +157,8 @@ class Workflow:
     image_options: Mapping[str, Any]
     #: True when written with ``outputs``: the record then lists ``outputs``.
     fan_out: bool = False
+    #: What API calls may read beyond the trigger's keys.
+    api: ApiAccess = field(default_factory=ApiAccess)
 
     @property
     def output(self) -> OutputConfig:
@@ -314,6 +319,7 @@ def _build(name: str, spec: WorkflowModel, registry: StepRegistry, source: str) 
         timeout_seconds=spec.timeout_seconds,
         image_options=dict(spec.image),
         fan_out=spec.outputs is not None,
+        api=spec.api,
     )
     try:
         workflow.planned_steps()
