@@ -172,7 +172,7 @@ class RequestAuth:
         raise Unauthorized(f"authentication required ({problem}): send {' or '.join(accepted)}")
 
     def _token_matches(self, given: str | None) -> bool:
-        if not self.token or given is None:
+        if not self.token or not isinstance(given, str):
             return False
         return hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8"))
 
@@ -181,7 +181,7 @@ class RequestAuth:
         assert self.hmac_secret is not None
         stamp = (request.header(TIMESTAMP_HEADER) or "").strip()
         given = request.header(SIGNATURE_HEADER)
-        if given is None:
+        if not isinstance(given, str):
             return "no credential"
         if not stamp.isdigit() or len(stamp) > 12:
             return f"{TIMESTAMP_HEADER} must be Unix seconds"
