@@ -498,3 +498,22 @@ def test_only_the_workflow_loader_resolves_step_references() -> None:
             if isinstance(node, ast.Name) and node.id in {"__import__", "eval", "exec"}:
                 callers.append(f"{path.relative_to(package).as_posix()}:{node.id}")
     assert callers == ["workflows/model.py"]
+
+
+def test_serve_refuses_a_network_bind_without_authentication(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("BUCKETSTREAM_TOKEN", "BUCKETSTREAM_HMAC_SECRET", "BUCKETSTREAM_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    refused = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "1"])
+    assert refused.exit_code == 2, refused.output
+    assert "refusing to listen on 0.0.0.0 without authentication" in refused.output
+    assert "--insecure-no-auth" in refused.output
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
+    assert not _is_loopback("0.0.0.0") and not _is_loopback("10.0.0.1")
+
+
+def _is_loopback(host: str) -> bool:
+    from trigger_service.cli.serve import is_loopback
+
+    return is_loopback(host)

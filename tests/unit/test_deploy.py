@@ -76,3 +76,16 @@ def test_the_workflow_file_of_the_config_map_is_valid() -> None:
     config_map = _documents()["ConfigMap/bucketstream-workflows"]
     workflows = parse_workflows(yaml.safe_load(config_map["data"]["workflows.yaml"]))
     assert [w.name for w in workflows] == ["photos"]
+
+
+def test_the_network_bind_carries_a_token_from_a_secret_and_allowed_hosts() -> None:
+    container = _container()
+    env = {entry["name"]: entry for entry in container["env"]}
+    token = env["BUCKETSTREAM_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert token["name"] == "bucketstream" and token["key"]
+    assert "value" not in env["BUCKETSTREAM_TOKEN"]
+    assert "--host=0.0.0.0" in container["args"]
+    (hosts,) = [a for a in container["args"] if a.startswith("--allowed-hosts=")]
+    assert "localhost" in hosts.partition("=")[2].split(",")
+    probe = container["readinessProbe"]["httpGet"]
+    assert {"name": "Host", "value": "localhost"} in probe["httpHeaders"]

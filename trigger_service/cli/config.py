@@ -72,8 +72,12 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     token: SecretStr | None = Field(None, description="shared token (environment or flag only)")
     hmac_secret: SecretStr | None = Field(None, description="HMAC secret (environment or flag)")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names served (default: loopback names)"
+    )
+    insecure_no_auth: bool = Field(False, description="listen beyond loopback without auth")
 
-    @field_validator("queue_urls", mode="before")
+    @field_validator("queue_urls", "allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
