@@ -89,3 +89,21 @@ def test_the_network_bind_carries_a_token_from_a_secret_and_allowed_hosts() -> N
     assert "localhost" in hosts.partition("=")[2].split(",")
     probe = container["readinessProbe"]["httpGet"]
     assert {"name": "Host", "value": "localhost"} in probe["httpHeaders"]
+
+
+def test_uvicorn_access_lines_lose_their_query_string() -> None:
+    import logging
+
+    from trigger_service.cli.logs import StripQuery
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/executions?token=secret&x=1", "1.1", 200),
+        None,
+    )
+    assert StripQuery().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "GET /executions HTTP/1.1" 200'
