@@ -127,3 +127,39 @@ async def test_json_bodies_must_be_typed_and_unknown_workflows_404_after_auth(
         assert (await service.store.list_executions()).executions == []
         rebound = await client.get("/healthz", headers={"host": "evil.example"})
         assert rebound.status_code == 400
+
+
+@anyio_mark
+async def test_events_refuse_form_bodies_but_take_sns_text_plain(
+    bucket: str, moto_endpoint: str
+) -> None:
+    test_event = b'{"Service": "Amazon S3", "Event": "s3:TestEvent"}'
+    async with running(config(moto_endpoint, _flows(bucket))) as (_, client):  # type: ignore[arg-type]
+        for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+            response = await client.post(
+                "/events", content=test_event, headers={"content-type": content_type}
+            )
+            assert response.status_code == 415, content_type
+        sns = await client.post(
+            "/events",
+            content=test_event,
+            headers={"content-type": "text/plain", "x-amz-sns-message-type": "Notification"},
+        )
+        assert sns.status_code != 415
+        typed = await client.post(
+            "/events", content=test_event, headers={"content-type": "application/json"}
+        )
+        assert typed.status_code == 200, typed.text
+        same_site = await client.post(
+            "/events",
+            content=test_event,
+            headers={"content-type": "application/json", "origin": "http://localhost"},
+        )
+        assert same_site.status_code == 200
+        other_site = await client.post(
+            "/events",
+            content=test_event,
+            headers={"content-type": "application/json", "origin": "http://evil.example"},
+        )
+        assert other_site.status_code == 403
+        assert other_site.json()["error"]["code"] == "CrossOriginRefused"
