@@ -13,6 +13,7 @@
     ├── Unauthorized            Unauthorized         401     no   (no token, or a bad signature)
     ├── InvalidSignature        InvalidSignature     403     no   (an SNS/SMN message unverified)
     ├── TopicNotAllowed         TopicNotAllowed      403     no   (a topic not in the allow-list)
+    ├── OutOfScope              OutOfScope           403     no   (not what the trigger watches)
     ├── ExecutionNotFound       ExecutionNotFound    404     no
     ├── PreviewUnavailable      PreviewUnavailable   404     no   (no such side, not an image)
     ├── LoopPrevented           LoopPrevented        409     no   (input is an output)
@@ -21,6 +22,9 @@
     ├── RequestTimeout          RequestTimeout       408     yes  (a body came too slowly)
     ├── RequestTooLarge         RequestTooLarge      413     no
     ├── InputTooLarge           InputTooLarge        413     no   (over limits.max_input_bytes)
+    ├── CrossOriginRefused      CrossOriginRefused   403     no   (a browser's cross-site write)
+    ├── RequestTooLarge         RequestTooLarge      413     no
+    ├── UnsupportedMediaType    UnsupportedMediaType 415     no   (a JSON body not typed as JSON)
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
     ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
@@ -143,6 +147,13 @@ class CertificateUnavailable(TriggerServiceError):
     transient = True
 
 
+class OutOfScope(TriggerServiceError):
+    """An API call named an object the workflow's trigger does not watch (see ``api:``)."""
+
+    code = "OutOfScope"
+    status = 403
+
+
 class ExecutionNotFound(TriggerServiceError):
     """An execution id that is not in the store."""
 
@@ -211,6 +222,20 @@ class RequestTooLarge(TriggerServiceError):
 
     code = "RequestTooLarge"
     status = 413
+
+
+class CrossOriginRefused(TriggerServiceError):
+    """A browser sent a write from another site (``Sec-Fetch-Site`` / ``Origin``)."""
+
+    code = "CrossOriginRefused"
+    status = 403
+
+
+class UnsupportedMediaType(TriggerServiceError):
+    """A body of the wrong Content-Type (a JSON body must say ``application/json``)."""
+
+    code = "UnsupportedMediaType"
+    status = 415
 
 
 class Overloaded(TriggerServiceError):

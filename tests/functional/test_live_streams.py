@@ -191,23 +191,32 @@ def test_streams_and_page_need_the_token(bucket: str, moto_endpoint: str) -> Non
         for path in viewer_paths:
             refused = client.get(path)
             assert refused.status_code == 401, path
-            assert refused.json()["error"]["code"] == "Unauthorized"
-        assert client.get("/executions?token=wrong").status_code == 401
-        assert client.get("/executions?token=s3cret").status_code == 200
+            if path == "/":  # the login form
+                assert 'action="/login"' in refused.text
+            else:
+                assert refused.json()["error"]["code"] == "Unauthorized"
+        assert client.get("/executions?token=s3cret").status_code == 401, "no token in URLs"
         assert client.get("/executions", headers={"X-Bucketstream-Token": "s3cret"}).is_success
-        page = client.get("/?token=s3cret")
-        assert page.status_code == 303 and page.headers["location"] == "/"
+        page = client.get("/", headers={"X-Bucketstream-Token": "s3cret"})
+        assert page.status_code == 200
         cookie = page.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "s3cret" not in cookie
+        login = client.post("/login", data={"token": "s3cret"})
+        assert login.status_code == 303 and login.headers["location"] == "/"
+        assert client.post("/login", data={"token": "wrong"}).status_code == 401
+        session = login.cookies["bucketstream_session"]
         with_cookie = httpx.Client(
-            base_url=url, timeout=30, cookies={"bucketstream_token": "s3cret"}
+            base_url=url, timeout=30, cookies={"bucketstream_session": session}
         )
         assert with_cookie.get("/").status_code == 200
         with with_cookie.stream("GET", "/executions/stream") as stream:
             assert stream.status_code == 200
-        from trigger_service.api.auth import sign
+        forged = httpx.Client(base_url=url, timeout=30, cookies={"bucketstream_session": "s3cret"})
+        assert forged.get("/executions").status_code == 401
+        from trigger_service.api.auth import sign_request
 
-        assert client.get("/executions", params={"token": sign("k", b"")}).is_success
+        signed = sign_request("k", "GET", "/executions")
+        assert client.get("/executions", headers=signed).is_success
         assert client.get("/static/app.js").status_code == 200
 
 

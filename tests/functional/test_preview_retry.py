@@ -155,8 +155,9 @@ async def test_retry_needs_the_credential_and_the_page_header_with_a_cookie(
         execution_id = started.json()["id"]
         client.headers.update(token)
         await wait_final(client, execution_id)
+        page = await client.get("/")  # a header-bearing page load opens a session
         del client.headers["X-Bucketstream-Token"]
-        client.cookies.set("bucketstream_token", "t0k")
+        client.cookies.set("bucketstream_session", page.cookies["bucketstream_session"])
         assert (await client.post(f"/executions/{execution_id}/retry")).status_code == 401
         assert (await client.get(f"/executions/{execution_id}/preview")).status_code != 401
         assert (await client.get("/executions/nope/events")).status_code == 404

@@ -69,14 +69,18 @@ async def test_explicit_start_is_deduplicated_and_validated(
             (
                 "/workflows/archive/executions",
                 {"bucket": bucket, "key": final["output"]["key"]},
-                409,
-                "LoopPrevented",
+                403,  # an output is not what the trigger watches
+                "OutOfScope",
             ),
         ]
         for path, payload, status, code in cases:
             response = await client.post(path, json=payload)
             assert (response.status_code, response.json()["error"]["code"]) == (status, code)
-        invalid = await client.post("/workflows/archive/executions", content=b"{oops")
+        invalid = await client.post(
+            "/workflows/archive/executions",
+            content=b"{oops",
+            headers={"content-type": "application/json"},
+        )
         assert invalid.status_code == 400
         assert "body" in invalid.json()["error"]["message"]
 
@@ -91,6 +95,7 @@ async def test_records_and_listings(s3: S3Client, bucket: str, moto_endpoint: st
         },
         broken={
             "trigger": {"prefix": "never/"},
+            "api": {"any_key": True},  # started through the API on keys it does not watch
             "steps": ["gunzip"],
             "output": {"bucket": bucket, "key": "gunzipped/{name}"},
         },

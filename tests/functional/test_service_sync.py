@@ -83,7 +83,7 @@ async def _call(app: ASGIApp, path: str, body: bytes, *, query: str = "") -> Exc
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [(b"content-type", b"application/json"), (b"host", b"localhost")],
         "client": ("127.0.0.1", 12345),
         "server": ("service", 80),
     }
@@ -198,7 +198,8 @@ async def test_raw_body_is_uploaded_then_processed(
         assert response.content == payload
         execution_id = response.headers["x-execution-id"]
         record = await _record(service, execution_id)
-        assert record["input"]["key"] == f"uploads/{execution_id}.bin"
+        # Under the trigger's prefix, in the trigger's bucket.
+        assert record["input"]["key"] == f"incoming/uploads/{execution_id}.bin"
         assert record["input"]["size"] == len(payload)
         upload = s3.head_object(Bucket=bucket, Key=record["input"]["key"])
         assert upload["Metadata"]["bucketstream-upload"] == execution_id
@@ -206,10 +207,12 @@ async def test_raw_body_is_uploaded_then_processed(
         stored = s3.get_object(Bucket=bucket, Key=record["output"]["key"])["Body"].read()
         assert stored == payload
 
-        # The bucket's notification for the upload starts nothing.
+        # The bucket's notification for the upload (under the trigger's prefix) starts
+        # nothing: the upload's marker stops it.
         event = s3_notification(bucket, record["input"]["key"], etag=None)
         ignored = await client.post("/events", json=event)
-        assert [i["reason"] for i in ignored.json()["ignored"]] == ["no_matching_workflow"]
+        assert ignored.json()["executions"] == []
+        assert [i["reason"] for i in ignored.json()["ignored"]] == ["direct_upload"]
         flows_everything = workflows(
             bucket,
             everything={
@@ -242,7 +245,7 @@ async def test_raw_body_over_the_limit_is_refused_and_nothing_kept(
         )
         assert response.status_code == 413
         assert response.json()["error"]["code"] == "RequestTooLarge"
-        assert s3.list_objects_v2(Bucket=bucket, Prefix="uploads/").get("KeyCount") == 0
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="incoming/uploads/").get("KeyCount") == 0
         assert open_uploads(s3, bucket) == []
         assert (await client.get("/executions")).json()["executions"] == []
 
@@ -352,20 +355,33 @@ async def test_over_real_http_the_response_is_chunked(
         server.should_exit = True
 
 
-async def test_curl_default_form_content_type_is_read_as_a_json_request(
+async def test_form_and_untyped_bodies_are_neither_json_nor_an_upload(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:
+    """A form, ``text/plain`` or untyped POST (what another site's page can send without a
+    preflight, or curl's ``-d`` default) is refused with 415: nothing is read or uploaded."""
     payload = os.urandom(300_000)
     s3.put_object(Bucket=bucket, Key="incoming/form.bin", Body=payload)
     cfg = config(moto_endpoint, _flows(bucket), transfer=SMALL_CHUNKS)
     async with running(cfg) as (_service, client):
-        for content_type in ("application/x-www-form-urlencoded", None):
+        body = json.dumps({"bucket": bucket, "key": "incoming/form.bin"}).encode()
+        for content_type in ("application/x-www-form-urlencoded", "text/plain", None):
             headers = {"content-type": content_type} if content_type else {}
             response = await client.post(
                 "/workflows/copy/sync-executions",
                 params={"store": "false"},
-                content=json.dumps({"bucket": bucket, "key": "incoming/form.bin"}).encode(),
+                content=body,
                 headers=headers,
             )
-            assert response.status_code == 200, response.text
-            assert response.content == payload
+            assert response.status_code == 415, response.text
+            assert "application/json" in response.json()["error"]["message"]
+        assert (await client.get("/executions")).json()["executions"] == []
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="incoming/uploads/").get("KeyCount") == 0
+        typed = await client.post(
+            "/workflows/copy/sync-executions",
+            params={"store": "false"},
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert typed.status_code == 200, typed.text
+        assert typed.content == payload

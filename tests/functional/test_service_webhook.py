@@ -17,7 +17,7 @@ from tests.support.service import (
     s3_notification,
     wait_final,
 )
-from trigger_service.api.auth import RequestAuth, sign
+from trigger_service.api.auth import RequestAuth, sign_request
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -205,20 +205,22 @@ async def test_hmac_signature_auth(s3: S3Client, bucket: str, moto_endpoint: str
         unsigned = await client.post("/events", content=event)
         assert unsigned.status_code == 401
         bad = await client.post(
-            "/events",
-            content=event,
-            headers={"X-Bucketstream-Signature": sign("other", event)},
+            "/events", content=event, headers=sign_request("other", "POST", "/events", event)
         )
         assert bad.status_code == 401
         tampered = await client.post(
             "/events",
             content=event + b" ",
-            headers={"X-Bucketstream-Signature": sign("k3y", event)},
+            headers=sign_request("k3y", "POST", "/events", event),
         )
         assert tampered.status_code == 401
-        good = await client.post(
-            "/events", content=event, headers={"X-Bucketstream-Signature": sign("k3y", event)}
-        )
+        signed = sign_request("k3y", "POST", "/events", event)
+        good = await client.post("/events", content=event, headers=signed)
+        replayed = await client.post("/events", content=event, headers=signed)
+        assert replayed.status_code == 401, "a signature is accepted once"
+        other_route = sign_request("k3y", "POST", "/events?x=1", event)
+        moved = await client.post("/events", content=event, headers=other_route)
+        assert moved.status_code == 401, "the query is signed"
         assert good.status_code == 200, good.text
 
 

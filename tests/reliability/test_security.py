@@ -40,7 +40,7 @@ from tests.support.serving import REPOSITORY, ServeProcess
 from tests.support.storage import keys_under, open_uploads
 from tests.support.waiting import wait_for
 from trigger_service.api import auth
-from trigger_service.api.auth import RequestAuth, sign
+from trigger_service.api.auth import RequestAuth, sign_request
 from trigger_service.cli.commands import main
 from trigger_service.cli.config import ServiceSettings
 from trigger_service.cli.serve import serve
@@ -79,7 +79,7 @@ async def test_token_is_required_everywhere_but_health_and_metrics(
             await client.post("/events", content=body, headers={auth.TOKEN_HEADER: TOKEN + "x"}),
             await client.post("/events", content=body, headers={auth.TOKEN_HEADER: ""}),
             await client.post(
-                "/events", content=body, headers={auth.SIGNATURE_HEADER: sign(TOKEN, body)}
+                "/events", content=body, headers=sign_request(TOKEN, "POST", "/events", body)
             ),
             await client.get("/executions"),
             await client.get("/executions/whatever"),
@@ -121,54 +121,58 @@ def client_with(client: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
 
 
 @anyio_mark
-async def test_hmac_signature_must_match_the_exact_body(
+async def test_hmac_signature_must_match_the_exact_request_and_time(
     s3: S3Client, bucket: str, moto_endpoint: str
 ) -> None:
     body = _event(s3, bucket)
     cfg = config(moto_endpoint, archive_workflows(bucket), auth=RequestAuth(hmac_secret=SECRET))
-    good = sign(SECRET, body)
+    good = sign_request(SECRET, "POST", "/events", body)
+    now = int(good[auth.TIMESTAMP_HEADER])
     async with running(cfg) as (service, client):
-        for signature in [
-            None,
-            "",
-            "sha256=",
-            good.removeprefix("sha256="),
-            "sha1=" + good.removeprefix("sha256="),
-            sign(SECRET, body + b" "),
-            sign(SECRET + "x", body),
-            sign(SECRET, b""),
-            good[:-1],
-        ]:
-            headers = {} if signature is None else {auth.SIGNATURE_HEADER: signature}
+        for index, headers in enumerate(
+            [
+                {},
+                {auth.SIGNATURE_HEADER: good[auth.SIGNATURE_HEADER]},  # no timestamp
+                {**good, auth.SIGNATURE_HEADER: ""},
+                {**good, auth.SIGNATURE_HEADER: "v1="},
+                {**good, auth.TIMESTAMP_HEADER: str(now + 1)},
+                sign_request(SECRET, "POST", "/events", body + b" "),
+                sign_request(SECRET + "x", "POST", "/events", body),
+                sign_request(SECRET, "POST", "/events", b""),
+                sign_request(SECRET, "POST", "/workflows/archive/executions", body),
+                sign_request(SECRET, "PUT", "/events", body),
+                sign_request(SECRET, "POST", "/events", body, timestamp=now - 330),
+                sign_request(SECRET, "POST", "/events", body, timestamp=now + 330),
+            ]
+        ):
             response = await client.post("/events", content=body, headers=headers)
-            assert response.status_code == 401, signature
+            assert response.status_code == 401, (index, headers)
             assert SECRET not in response.text
         tampered = body.replace(b"incoming/a.bin", b"incoming/b.bin")
-        response = await client.post(
-            "/events", content=tampered, headers={auth.SIGNATURE_HEADER: good}
-        )
+        response = await client.post("/events", content=tampered, headers=good)
         assert response.status_code == 401
         assert (await service.store.list_executions()).executions == []
-        for variant in (good, good.upper().replace("SHA256=", "sha256="), f"  {good} "):
-            response = await client.post(
-                "/events", content=body, headers={auth.SIGNATURE_HEADER: variant}
-            )
-            assert response.status_code == 202, variant
+        response = await client.post("/events", content=body, headers=good)
+        assert response.status_code == 202
+        replay = await client.post("/events", content=body, headers=good)
+        assert replay.status_code == 401, "an exact replay is refused"
+        assert "already used" in replay.json()["error"]["message"]
         # A raw-bytes synchronous execution is streamed, never read whole: a signature cannot
         # cover it, so only the token could authenticate it.
+        target = "/workflows/archive/sync-executions"
         raw = await client.post(
-            "/workflows/archive/sync-executions",
+            target,
             content=b"raw",
             headers={
                 "content-type": "application/octet-stream",
-                auth.SIGNATURE_HEADER: sign(SECRET, b"raw"),
+                **sign_request(SECRET, "POST", target, b"raw"),
             },
         )
         assert raw.status_code == 401
 
 
 def test_secrets_are_compared_in_constant_time() -> None:
-    source = textwrap.dedent(inspect.getsource(RequestAuth.check))
+    source = textwrap.dedent(inspect.getsource(RequestAuth))
     tree = ast.parse(source)
     calls = [
         node
@@ -177,7 +181,7 @@ def test_secrets_are_compared_in_constant_time() -> None:
         and isinstance(node.func, ast.Attribute)
         and node.func.attr == "compare_digest"
     ]
-    assert len(calls) == 2, "the token and the signature are each compared with compare_digest"
+    assert len(calls) >= 4, "token, signature, session and login are compared in constant time"
     for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and any(
             isinstance(op, ast.Eq | ast.NotEq | ast.In | ast.NotIn | ast.Is) for op in node.ops
@@ -199,7 +203,9 @@ async def test_bodies_are_refused_at_their_limit_before_being_read(
     async with running(cfg) as (_, client):
         too_big = b"{" + b" " * 2048 + b"}"
         for path in ("/events", "/workflows/archive/executions"):
-            response = await client.post(path, content=too_big)
+            response = await client.post(
+                path, content=too_big, headers={"content-type": "application/json"}
+            )
             assert response.status_code == 413, path
             assert response.json()["error"]["code"] == "RequestTooLarge"
         # A declared length over the limit is refused before a byte of the body is read.
@@ -492,3 +498,22 @@ def test_only_the_workflow_loader_resolves_step_references() -> None:
             if isinstance(node, ast.Name) and node.id in {"__import__", "eval", "exec"}:
                 callers.append(f"{path.relative_to(package).as_posix()}:{node.id}")
     assert callers == ["workflows/model.py"]
+
+
+def test_serve_refuses_a_network_bind_without_authentication(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("BUCKETSTREAM_TOKEN", "BUCKETSTREAM_HMAC_SECRET", "BUCKETSTREAM_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    refused = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--port", "1"])
+    assert refused.exit_code == 2, refused.output
+    assert "refusing to listen on 0.0.0.0 without authentication" in refused.output
+    assert "--insecure-no-auth" in refused.output
+    assert _is_loopback("127.0.0.1") and _is_loopback("::1") and _is_loopback("localhost")
+    assert not _is_loopback("0.0.0.0") and not _is_loopback("10.0.0.1")
+
+
+def _is_loopback(host: str) -> bool:
+    from trigger_service.cli.serve import is_loopback
+
+    return is_loopback(host)

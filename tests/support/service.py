@@ -170,7 +170,7 @@ async def running(
     async with open_service(cfg, store=store) as service:
         app = create_app(service=service)
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             yield service, client
 
 

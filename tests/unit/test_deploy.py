@@ -76,3 +76,34 @@ def test_the_workflow_file_of_the_config_map_is_valid() -> None:
     config_map = _documents()["ConfigMap/bucketstream-workflows"]
     workflows = parse_workflows(yaml.safe_load(config_map["data"]["workflows.yaml"]))
     assert [w.name for w in workflows] == ["photos"]
+
+
+def test_the_network_bind_carries_a_token_from_a_secret_and_allowed_hosts() -> None:
+    container = _container()
+    env = {entry["name"]: entry for entry in container["env"]}
+    token = env["BUCKETSTREAM_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert token["name"] == "bucketstream" and token["key"]
+    assert "value" not in env["BUCKETSTREAM_TOKEN"]
+    assert "--host=0.0.0.0" in container["args"]
+    (hosts,) = [a for a in container["args"] if a.startswith("--allowed-hosts=")]
+    assert "localhost" in hosts.partition("=")[2].split(",")
+    probe = container["readinessProbe"]["httpGet"]
+    assert {"name": "Host", "value": "localhost"} in probe["httpHeaders"]
+
+
+def test_uvicorn_access_lines_lose_their_query_string() -> None:
+    import logging
+
+    from trigger_service.cli.logs import StripQuery
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/executions?token=secret&x=1", "1.1", 200),
+        None,
+    )
+    assert StripQuery().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "GET /executions HTTP/1.1" 200'

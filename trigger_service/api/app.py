@@ -25,8 +25,13 @@
 
 Every error is ``{"error": {"code": ..., "message": ...}}``. A full queue answers ``429`` with
 ``Retry-After``. When authentication is configured (:mod:`trigger_service.api.auth`) every
-endpoint but ``/healthz``, ``/metrics`` and the page's static files requires it (the
-read-only views also as ``?token=`` or cookie). A synchronous execution that fails
+endpoint but ``/healthz``, ``/metrics``, the login form and the page's static files requires
+it (the read-only views also as the page session cookie), before anything else is looked at.
+Requests whose ``Host`` is not allowed (loopback names by default) are refused (DNS
+rebinding), and so are a browser's cross-site writes (:mod:`~trigger_service.api.origin`);
+JSON bodies must be typed ``application/json`` (:mod:`~trigger_service.api.bodies`). API
+starts read only what the workflow's trigger watches (:mod:`trigger_service.workflows.scope`).
+A synchronous execution that fails
 after its first byte aborts the connection (no final chunk) so the caller cannot mistake a
 truncated output for a complete one.
 
@@ -43,18 +48,28 @@ from contextlib import asynccontextmanager
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from trigger_service.api import live
-from trigger_service.api.access import authenticate_viewer, service_of
-from trigger_service.api.bodies import ObjectRequest, parse_model, read_body
+from trigger_service.api.access import authenticate, authenticate_viewer, service_of
+from trigger_service.api.bodies import (
+    ObjectRequest,
+    check_event_type,
+    media_type,
+    parse_model,
+    read_body,
+    require_json,
+    sync_body_kind,
+)
 from trigger_service.api.errors import EXCEPTION_HANDLERS, error_response
 from trigger_service.api.logcontext import ExecutionLogContext
 from trigger_service.api.openapi import openapi_document
-from trigger_service.api.page import static, status_page
+from trigger_service.api.origin import CrossOriginGuard
+from trigger_service.api.page import login, static, status_page
 from trigger_service.api.params import bool_param, int_param, status_param
 from trigger_service.api.preview import preview
 from trigger_service.api.retry import retry_execution
@@ -79,21 +94,15 @@ EXECUTION_ID_HEADER = "X-Execution-Id"
 #: Seconds ``/healthz`` waits for the execution store's answer.
 HEALTH_STORE_TIMEOUT = 3.0
 
-#: Content types of a ``{"bucket","key"}`` body: JSON, plus what ``curl -d`` sends by default
-#: and no type at all. Anything else is the raw bytes of a direct upload.
-JSON_REQUEST_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded", ""})
-
 
 _service = service_of
-
-
-def _authenticate(request: Request, body: bytes | None) -> None:
-    _service(request).config.auth.check(request.headers, body)
+_authenticate = authenticate
 
 
 async def _post_events(request: Request) -> Response:
     """A storage notification in any supported shape."""
     service = _service(request)
+    check_event_type(request)
     body = await read_body(request, service.config.max_body_bytes, pace=service.config.admission)
     _authenticate(request, body)
     parsed = parse_notification(body)
@@ -136,6 +145,7 @@ async def _list_executions(request: Request) -> Response:
 async def _post_execution(request: Request) -> Response:
     """Start a workflow on one object (deduplicated like events)."""
     service = _service(request)
+    require_json(request)
     body = await read_body(request, service.config.max_body_bytes, pace=service.config.admission)
     _authenticate(request, body)
     target = parse_model(ObjectRequest, body)
@@ -156,19 +166,22 @@ async def _post_sync_execution(request: Request) -> Response:
     streamed back (its others are still written unless ``store=false``).
     """
     service = _service(request)
-    workflow = service.workflows.get(request.path_params["name"])
-    store_output = bool_param(request.query_params.get("store"), "store", default=True)
-    output = workflow.branch(request.query_params.get("output"))  # UnknownOutput: 400
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    is_json = media_type in JSON_REQUEST_TYPES or media_type.endswith("+json")
+    is_json = sync_body_kind(request) == "json"
     if is_json:
         body = await read_body(
             request, service.config.max_body_bytes, pace=service.config.admission
         )
         _authenticate(request, body)
-        target = parse_model(ObjectRequest, body)
     else:
         _authenticate(request, None)
+    # Only once authenticated: which workflows exist is not told to anyone.
+    workflow = service.workflows.get(request.path_params["name"])
+    store_output = bool_param(request.query_params.get("store"), "store", default=True)
+    output = workflow.branch(request.query_params.get("output"))  # UnknownOutput: 400
+    if is_json:
+        target = parse_model(ObjectRequest, body)
+        service.intake.admit_api(workflow, target.bucket, target.key)  # OutOfScope: 403
+    raw_type = media_type(request)
     execution_id = new_execution_id()
     headers = {EXECUTION_ID_HEADER: execution_id}
     reservation: Reservation | None = service.executor.reserve() if is_json else None
@@ -177,7 +190,12 @@ async def _post_sync_execution(request: Request) -> Response:
             source = ObjectRef(bucket=target.bucket, key=target.key)
         else:
             source, reservation = await receive_upload(
-                request, service, workflow.trigger.bucket, execution_id, media_type
+                request,
+                service,
+                workflow.trigger.bucket,
+                workflow.trigger.prefix,
+                execution_id,
+                raw_type,
             )
         executor = service.executor
         record = ExecutionRecord(
@@ -265,6 +283,7 @@ async def _metrics(request: Request) -> Response:
 
 _ROUTES = [
     Route("/", status_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
     Route("/static/{name}", static, methods=["GET"]),
     Route("/openapi.json", openapi_document, methods=["GET"]),
     Route("/events", _post_events, methods=["POST"]),
@@ -303,10 +322,15 @@ def create_app(config: ServiceConfig | None = None, *, service: Service | None =
             finally:
                 app.state.service = None
 
+    auth = config.auth if config is not None else service.config.auth  # type: ignore[union-attr]
     app = Starlette(
         routes=_ROUTES,
         exception_handlers=dict(EXCEPTION_HANDLERS),
-        middleware=[Middleware(ExecutionLogContext)],
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(auth.allowed_hosts)),
+            Middleware(CrossOriginGuard),
+            Middleware(ExecutionLogContext),
+        ],
         lifespan=lifespan,
     )
     if service is not None:

@@ -1,4 +1,10 @@
-"""Request bodies read incrementally, never past a limit or a pace, validated with pydantic.
+"""Request bodies: typed, read incrementally, never past a limit or a pace, validated with pydantic.
+
+A JSON body must say so (``application/json`` or ``application/*+json``; :func:`require_json`):
+the types a browser may send to another site without a CORS preflight (:data:`FORM_TYPES`) are
+never parsed as JSON, so a page on another site cannot start work through a visitor's browser
+with a form or a ``text/plain`` fetch. A synchronous execution's raw upload is any other type
+(``application/octet-stream``, ``image/*``, ...; :func:`sync_body_kind`).
 
 With :class:`~trigger_service.execution.admission.AdmissionLimits` a body must also keep
 coming: no read waits more than ``body_timeout`` seconds, and the whole body must be in by
@@ -9,17 +15,83 @@ coming: no read waits more than ``body_timeout`` seconds, and the whole body mus
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 
 from steps import format_validation_error
-from trigger_service.errors import InvalidRequest, RequestTimeout, RequestTooLarge
+from trigger_service.errors import (
+    InvalidRequest,
+    RequestTimeout,
+    RequestTooLarge,
+    UnsupportedMediaType,
+)
 from trigger_service.execution.admission import AdmissionLimits
 
 M = TypeVar("M", bound=BaseModel)
+
+JSON_TYPE = "application/json"
+#: What a browser sends cross-site without a preflight: never JSON, never a raw upload.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
+#: The header SNS sets on its HTTP deliveries (which it sends as ``text/plain``); a browser
+#: cannot send it to another site without a preflight.
+SNS_MESSAGE_TYPE_HEADER = "x-amz-sns-message-type"
+
+
+def media_type(request: Request) -> str:
+    """The request's Content-Type without parameters, lower case (``""`` when absent)."""
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def is_json_type(media: str) -> bool:
+    """Whether ``media`` is a JSON type (``application/json``, ``application/*+json``)."""
+    return media == JSON_TYPE or (media.startswith("application/") and media.endswith("+json"))
+
+
+def _not_json(media: str) -> UnsupportedMediaType:
+    given = f"Content-Type {media!r}" if media else "no Content-Type"
+    return UnsupportedMediaType(
+        f"the body must be JSON sent with Content-Type: {JSON_TYPE} (got {given}); with curl, "
+        f"add -H 'content-type: {JSON_TYPE}'"
+    )
+
+
+def require_json(request: Request) -> None:
+    """Raise :class:`UnsupportedMediaType` (415) unless the body is typed as JSON."""
+    media = media_type(request)
+    if not is_json_type(media):
+        raise _not_json(media)
+
+
+def sync_body_kind(request: Request) -> Literal["json", "raw"]:
+    """A synchronous execution's body: ``{"bucket","key"}`` (JSON) or a raw upload.
+
+    A form, ``text/plain`` or an untyped body is neither (415): it could come from another
+    site's page, and an untyped body does not say which it is.
+    """
+    media = media_type(request)
+    if is_json_type(media):
+        return "json"
+    if media in FORM_TYPES or not media:
+        raise UnsupportedMediaType(
+            f"{_not_json(media).message}; a raw upload needs its own type, e.g. "
+            "application/octet-stream or image/jpeg"
+        )
+    return "raw"
+
+
+def check_event_type(request: Request) -> None:
+    """Raise :class:`UnsupportedMediaType` for a notification sent as a browser form.
+
+    Storage services send JSON (some without a type); SNS sends ``text/plain`` with its
+    message-type header, which is accepted.
+    """
+    media = media_type(request)
+    sns = media == "text/plain" and SNS_MESSAGE_TYPE_HEADER in request.headers
+    if media in FORM_TYPES and not sns:
+        raise _not_json(media)
 
 
 class ObjectRequest(BaseModel):

@@ -78,7 +78,14 @@ _RESUME = Query("last_event_id", "resume after this event id (like the Last-Even
 OPERATIONS: Mapping[tuple[str, str], Operation] = {
     ("/", "get"): Operation(
         {200: Answer("the status page", media_type="text/html", schema={"type": "string"})},
-        query=(Query("token", "the credential, moved into a cookie"),),
+    ),
+    ("/login", "post"): Operation(
+        {
+            303: Answer(
+                "the page session cookie is set", media_type="text/html", schema={"type": "string"}
+            )
+        },
+        public=True,
     ),
     ("/static/{name}", "get"): Operation(
         {200: Answer("a file of the page", media_type="text/plain", schema={"type": "string"})},
@@ -237,7 +244,7 @@ def build_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "X-Bucketstream-Token"},
                 "signature": {"type": "apiKey", "in": "header", "name": "X-Bucketstream-Signature"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": "bucketstream_token"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "bucketstream_session"},
             },
         },
         "security": [{"token": []}, {"signature": []}, {"cookie": []}],

@@ -6,7 +6,7 @@ is idempotent: while that attempt is queued or running, asking again answers ``2
 record and starts nothing more; an execution that did not fail (or already succeeded on its
 re-run) answers ``409 NotRetryable``.
 
-A browser page may authenticate with its cookie only together with the
+A browser page may authenticate with its session cookie only together with the
 ``X-Bucketstream-Page`` header, which another site cannot send without CORS (which this
 service never grants): the cookie alone cannot trigger a re-run across sites.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from trigger_service.api.access import service_of, viewer_credential
+from trigger_service.api.access import page_session, request_parts, service_of
 from trigger_service.api.bodies import read_body
 from trigger_service.errors import NotRetryable
 from trigger_service.records import ExecutionStatus
@@ -29,10 +29,9 @@ async def retry_execution(request: Request) -> Response:
     service = service_of(request)
     body = await read_body(request, service.config.max_body_bytes, pace=service.config.admission)
     auth = service.config.auth
-    credential = viewer_credential(request)
     from_page = request.headers.get(PAGE_HEADER.lower()) is not None
-    if not (from_page and credential is not None and auth.accepts_credential(credential)):
-        auth.check(request.headers, body)
+    if not (from_page and auth.accepts_session(page_session(request))):
+        auth.check(request_parts(request), body)
     record = await service.store.get(request.path_params["execution_id"])
     headers = {"Location": f"/executions/{record.id}"}
     if not record.status.final:

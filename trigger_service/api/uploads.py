@@ -44,9 +44,14 @@ def upload_slots(request: Request, service: Service) -> Slots:
 
 
 async def receive_upload(
-    request: Request, service: Service, bucket: str, execution_id: str, media_type: str
+    request: Request,
+    service: Service,
+    bucket: str,
+    prefix: str,
+    execution_id: str,
+    media_type: str,
 ) -> tuple[ObjectRef, Reservation]:
-    """Stream the raw body into ``bucket``; returns the stored input and its queue slot.
+    """Stream the raw body under ``prefix`` in ``bucket``; returns the input and its queue slot.
 
     Raises ``Overloaded`` (no upload slot, or a full queue), ``RequestTimeout`` (a body too
     slow), ``RequestTooLarge``; on every error the upload is aborted and no slot is held.
@@ -64,7 +69,7 @@ async def receive_upload(
             source = await upload_stream(
                 service.io,
                 bucket,
-                direct_upload_key(execution_id, media_type),
+                prefix + direct_upload_key(execution_id, media_type),
                 limited_stream(
                     request, service.config.max_upload_bytes, pace=service.config.admission
                 ),

@@ -99,7 +99,14 @@ class ServiceSettings(BaseSettings):
         description="secrets of /events/sns|smn/{secret} (environment only)",
     )
 
-    @field_validator("queue_urls", "sns_topics", "smn_topics", "sns_path_secrets", mode="before")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names served (default: loopback names)"
+    )
+    insecure_no_auth: bool = Field(False, description="listen beyond loopback without auth")
+
+    @field_validator(
+        "queue_urls", "sns_topics", "smn_topics", "sns_path_secrets", "allowed_hosts", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

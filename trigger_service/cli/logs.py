@@ -80,15 +80,31 @@ def configure_logging(
     return handler
 
 
+class StripQuery(logging.Filter):
+    """Drops the query string from uvicorn's access lines: no credential reaches the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].partition("?")[0], *args[3:])
+        return True
+
+
 def uvicorn_log_config() -> dict[str, object]:
-    """A uvicorn ``log_config`` whose loggers go through the root handler (same format)."""
+    """A uvicorn ``log_config`` whose loggers go through the root handler (same format).
+
+    Access lines go through :class:`StripQuery`.
+    """
+    loggers: dict[str, dict[str, object]] = {
+        name: {"handlers": [], "propagate": True, "level": "INFO"}
+        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+    }
+    loggers["uvicorn.access"]["filters"] = ["strip_query"]
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "loggers": {
-            name: {"handlers": [], "propagate": True, "level": "INFO"}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
-        },
+        "filters": {"strip_query": {"()": StripQuery}},
+        "loggers": loggers,
     }
 
 

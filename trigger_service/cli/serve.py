@@ -17,6 +17,7 @@ Settings come from one model (:mod:`trigger_service.cli.config`): the workflow f
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ import yaml
 
 from storage_adapter import StorageSettings
 from trigger_service.api.app import create_app
-from trigger_service.api.auth import RequestAuth
+from trigger_service.api.auth import LOOPBACK_HOSTS, RequestAuth
 from trigger_service.cli.config import ServiceSettings, load_settings, read_settings_file
 from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, EmbeddedStorage, embedded_storage
 from trigger_service.cli.logs import configure_logging, log_format_option, uvicorn_log_config
@@ -62,6 +63,16 @@ def describe_store(url: str) -> str:
 
         return describe(url)
     return url
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a bind address) is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _endpoint_configured(endpoint_url: str | None) -> bool:
@@ -219,6 +230,19 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
     default=None,
     help="Live (Server-Sent Events) streams at once; beyond them 503 [default: 100].",
 )
+@click.option(
+    "--allowed-hosts",
+    default=None,
+    help="Comma-separated Host names served, '*.example.com' wildcards, '*' any "
+    "(env BUCKETSTREAM_ALLOWED_HOSTS) [default: 127.0.0.1,localhost,::1].",
+)
+@click.option(
+    "--insecure-no-auth",
+    is_flag=True,
+    default=None,
+    help="Listen beyond loopback with no token and no HMAC secret (anyone reaching the port "
+    "can start executions).",
+)
 def serve(
     config_path: Path | None,
     settings_path: Path | None,
@@ -232,6 +256,8 @@ def serve(
     """
     flags["store"] = flags.pop("store_path")
     flags["queue_urls"] = list(flags["queue_urls"])
+    if flags["allowed_hosts"] is not None:
+        flags["allowed_hosts"] = [h.strip() for h in flags["allowed_hosts"].split(",") if h.strip()]
     try:
         settings_file = settings_path or config_path
         file_values = read_settings_file(settings_file) if settings_file is not None else {}
@@ -251,6 +277,14 @@ def serve(
     except (TriggerServiceError, ValueError) as exc:
         message = exc.message if isinstance(exc, TriggerServiceError) else str(exc)
         raise click.ClickException(message) from None
+    if not is_loopback(settings.host) and not (
+        settings.token or settings.hmac_secret or settings.insecure_no_auth
+    ):
+        raise click.UsageError(
+            f"refusing to listen on {settings.host} without authentication: set --token "
+            "(BUCKETSTREAM_TOKEN) or --hmac-secret (BUCKETSTREAM_HMAC_SECRET), or pass "
+            "--insecure-no-auth to accept unauthenticated requests from the network"
+        )
     if "log_format" in settings.model_fields_set:
         configure_logging(settings.log_format, logging.getLogger().level)
     run_service(settings, workflows, storage, config_path)
@@ -302,6 +336,7 @@ def run_service(
             auth=RequestAuth(
                 token=token.get_secret_value() if token else None,
                 hmac_secret=secret.get_secret_value() if secret else None,
+                allowed_hosts=tuple(settings.allowed_hosts) or LOOPBACK_HOSTS,
             ),
             topics=TopicDeliveries(
                 path_secrets=tuple(s.get_secret_value() for s in settings.sns_path_secrets),

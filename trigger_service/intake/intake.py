@@ -21,7 +21,8 @@ from trigger_service.metrics import ServiceMetrics
 from trigger_service.records import ExecutionRecord, ExecutionStatus, ObjectRef
 from trigger_service.store.protocol import ExecutionStore
 from trigger_service.workflows.loops import REASON_EXECUTION_OUTPUT, under_own_output
-from trigger_service.workflows.model import Workflows
+from trigger_service.workflows.model import Workflow, Workflows
+from trigger_service.workflows.scope import check_api_scope
 
 
 @dataclass(frozen=True)
@@ -121,13 +122,12 @@ class Intake:
     ) -> tuple[ExecutionRecord, bool]:
         """An explicit start of one workflow on ``s3://bucket/key`` (deduplicated too).
 
-        Raises UnknownWorkflow, the storage error of the HEAD (e.g. NoSuchKey), and
-        LoopPrevented for a key under the workflow's own output prefix or an output object.
+        Raises UnknownWorkflow, OutOfScope for an object the trigger does not watch (see
+        :meth:`admit_api`), the storage error of the HEAD (e.g. NoSuchKey), and LoopPrevented
+        for a key under the workflow's own output prefix or an output object.
         """
         workflow = self.workflows.get(workflow_name)
-        own_output = under_own_output(workflow, bucket, key)
-        if own_output is not None:
-            raise LoopPrevented(own_output.detail)
+        self.admit_api(workflow, bucket, key)
         info = await self.router.head(bucket, key)
         reason = ignore_reason(info)
         if reason is not None and reason.reason == REASON_EXECUTION_OUTPUT:
@@ -148,6 +148,18 @@ class Intake:
         record, created = await self.start(start, source="api")
         self._count("api", "started" if created else "duplicate")
         return record, created
+
+    def admit_api(self, workflow: Workflow, bucket: str, key: str) -> None:
+        """Check that an API call (async or synchronous) may run ``workflow`` on the object.
+
+        Raises :class:`~trigger_service.errors.OutOfScope` unless the trigger accepts the key
+        (or the workflow's ``api:`` section widens it), and LoopPrevented for a key under the
+        workflow's own output prefix; nothing is asked of the storage before both pass.
+        """
+        check_api_scope(workflow, bucket, key)
+        own_output = under_own_output(workflow, bucket, key)
+        if own_output is not None:
+            raise LoopPrevented(own_output.detail)
 
     def _count(self, source: str, outcome: str, amount: int = 1) -> None:
         if self.metrics is not None and amount:

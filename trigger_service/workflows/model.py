@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from trigger_service.workflows.branches import SINGLE_OUTPUT, Branch, check_dist
 from trigger_service.workflows.keys import KeyTemplate
 from trigger_service.workflows.limits import DEFAULT_LIMITS, LimitsConfig, image_options
 from trigger_service.workflows.loops import branch_could_trigger
+from trigger_service.workflows.scope import ApiAccess
 
 MAX_WORKFLOW_FILE_BYTES = 1024 * 1024
 
@@ -129,6 +130,8 @@ class WorkflowModel(_Strict):
     timeout_seconds: float = Field(default=300, gt=0, le=86_400)
     image: dict[str, Any] = Field(default_factory=dict)
     limits: LimitsConfig = LimitsConfig()
+    #: What API calls may read beyond the trigger (:mod:`~trigger_service.workflows.scope`).
+    api: ApiAccess = ApiAccess()
 
 
 class WorkflowFileModel(_Strict):
@@ -157,6 +160,8 @@ class Workflow:
     #: True when written with ``outputs``: the record then lists ``outputs``.
     fan_out: bool = False
     limits: LimitsConfig = DEFAULT_LIMITS
+    #: What API calls may read beyond the trigger's keys.
+    api: ApiAccess = field(default_factory=ApiAccess)
 
     @property
     def output(self) -> OutputConfig:
@@ -318,6 +323,7 @@ def _build(name: str, spec: WorkflowModel, registry: StepRegistry, source: str) 
         image_options=image_options(dict(spec.image), spec.limits),
         fan_out=spec.outputs is not None,
         limits=spec.limits,
+        api=spec.api,
     )
     try:
         workflow.planned_steps()
