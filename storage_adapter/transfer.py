@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from storage_adapter.part_sizes import DEFAULT_PART_SIZE
 from storage_adapter.reader import DEFAULT_CHUNK_SIZE, DEFAULT_READ_AHEAD
-from storage_adapter.writer import DEFAULT_PART_SIZE, DEFAULT_PARTS_IN_FLIGHT
+from storage_adapter.writer import DEFAULT_PARTS_IN_FLIGHT
 
 #: Frames a bridge channel holds before its sender waits.
 DEFAULT_CHANNEL_CAPACITY = 2

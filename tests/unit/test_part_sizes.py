@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from storage_adapter.writer import (
+from storage_adapter.part_sizes import (
     DEFAULT_PART_SIZE,
     MAX_PART_SIZE,
     MAX_PARTS,
     PART_SIZE_CAP,
     PARTS_PER_PART_SIZE,
-    MultipartWriter,
     part_size_cap,
     part_size_of,
     parts_capacity,
 )
+from storage_adapter.writer import MultipartWriter
 
 MiB = 1024**2
 TiB = 1024**4
