@@ -20,8 +20,11 @@
     ├── Overloaded              Overloaded           429     yes  (the execution queue is full)
     ├── ClientDisconnected      ClientDisconnected   499     no   (a sync caller went away)
     ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
-    ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
-    └── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
+    ├── ServiceUnavailable      ServiceUnavailable   503     yes  (not running, or draining)
+    ├── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
+    ├── Unprocessed             Unprocessed          503     yes  (deliveries ran out, no DLQ)
+    ├── PoisonInput             PoisonInput          422     no   (its worker died running it)
+    └── TransientFailure        TransientFailure     503     yes  (a function run to retry)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
 same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_service.api.errors`.
@@ -186,11 +189,18 @@ class ExecutionTimeout(TriggerServiceError):
 
 
 class ServiceUnavailable(TriggerServiceError):
-    """The service is not running (the app was used outside its lifespan)."""
+    """The service is not running (outside its lifespan) or is draining before it stops."""
 
     code = "ServiceUnavailable"
     status = 503
     transient = True
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 class StoreUnavailable(TriggerServiceError):
@@ -199,3 +209,37 @@ class StoreUnavailable(TriggerServiceError):
     code = "StoreUnavailable"
     status = 503
     transient = True
+
+
+class Unprocessed(TriggerServiceError):
+    """An event's deliveries ran out on transient failures and no dead-letter queue holds it.
+
+    The execution is recorded failed with this code (and stays re-runnable: ``POST
+    /executions/{id}/retry``, a backfill in mode ``failed``), so the event is never lost.
+    """
+
+    code = "Unprocessed"
+    status = 503
+    transient = True
+
+
+class PoisonInput(TriggerServiceError):
+    """The worker running this execution died (lease expired) too many times: quarantined."""
+
+    code = "PoisonInput"
+    status = 422
+
+
+class TransientFailure(TriggerServiceError):
+    """A function invocation whose executions failed transiently: raised for the platform to retry.
+
+    ``records`` holds the execution records of the invocation (as its answer would have).
+    """
+
+    code = "TransientFailure"
+    status = 503
+    transient = True
+
+    def __init__(self, message: str, *, records: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.records = records or []

@@ -37,6 +37,7 @@ from trigger_service.execution.leases import (
     LeaseSettings,
     default_worker_id,
 )
+from trigger_service.health import Health
 from trigger_service.intake.intake import Intake
 from trigger_service.intake.routing import Router
 from trigger_service.intake.sqs import SqsPoller, SqsSettings
@@ -188,9 +189,17 @@ async def open_service(
             await group.start(executor.run)
             if config.queue_urls:
                 sqs_client = make_sqs_client(config)
+                buckets = sorted({w.trigger.bucket for w in workflows})
+                health = Health(store, io, buckets)
                 for url in config.queue_urls:
                     poller = SqsPoller(
-                        sqs_client, url, intake, executor, settings=config.sqs, metrics=metrics
+                        sqs_client,
+                        url,
+                        intake,
+                        executor,
+                        settings=config.sqs,
+                        metrics=metrics,
+                        health=health,
                     )
                     group.start_soon(poller.run)
             service = Service(

@@ -18,6 +18,13 @@ start and then every lease period (the sweep): it takes over executions whose wo
 expired — one winner per execution, even with several workers sweeping — and
 :meth:`Executor.resume` settles each (its upload aborted, or its committed output recorded)
 and queues it again unless it used every attempt.
+
+Draining (:meth:`Executor.start_draining`, the service is stopping): nothing new is accepted
+(:meth:`Executor.reserve` raises ``ServiceUnavailable``, HTTP 503 with ``Retry-After``) and no
+queued execution starts; running ones may finish (:meth:`Executor.wait_idle`). Then
+:meth:`Executor.hand_back` stops what still runs and gives every held execution back: saved
+``queued`` with the attempt it was using returned, its lease ended, so another worker takes it
+over at once and the stop used no attempt.
 """
 
 from __future__ import annotations
@@ -28,11 +35,18 @@ import math
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from trigger_service.errors import LeaseLost, Overloaded, StoreUnavailable, UnknownWorkflow
+from trigger_service.errors import (
+    LeaseLost,
+    Overloaded,
+    ServiceUnavailable,
+    StoreUnavailable,
+    UnknownWorkflow,
+)
 from trigger_service.execution.admission import Reservation
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
 from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
+from trigger_service.execution.recovery import committed_output
 from trigger_service.execution.sinks import FrameCallback
 from trigger_service.execution.takeover import INTERRUPTED as INTERRUPTED
 from trigger_service.execution.takeover import Takeovers
@@ -56,6 +70,9 @@ MAX_BACKOFF = 300.0
 
 #: How long a final record is retried while the store is unreachable, in seconds.
 FINAL_SAVE_PATIENCE = 300.0
+
+#: Seconds :meth:`Executor.hand_back` waits for stopped runs to save themselves queued.
+HAND_BACK_PATIENCE = 10.0
 
 
 class Executor:
@@ -98,6 +115,9 @@ class Executor:
         self.sqs_grace = sqs_grace
         self.lease_keeper = LeaseKeeper(store, self.leases, lambda: self._active, self._lost)
         self.takeovers = Takeovers(self)
+        self._draining = False
+        self._handing_back = False
+        self._changed = anyio.Event()
         if metrics is not None:
             metrics.track_active(lambda: self._pending, lambda: self._running)
 
@@ -114,7 +134,14 @@ class Executor:
     @property
     def free_queue_slots(self) -> int:
         """How many more executions :meth:`reserve` would accept right now."""
+        if self._draining:
+            return 0
         return max(self.queue_size - self._pending, 0)
+
+    @property
+    def draining(self) -> bool:
+        """Whether the service is stopping (nothing new is accepted)."""
+        return self._draining
 
     @property
     def worker_id(self) -> str:
@@ -153,7 +180,14 @@ class Executor:
         return True
 
     def reserve(self) -> Reservation:
-        """Take a queue slot; raises :class:`Overloaded` when the queue is full."""
+        """Take a queue slot; raises :class:`Overloaded` when the queue is full, and
+        :class:`ServiceUnavailable` while draining."""
+        if self._draining:
+            raise ServiceUnavailable(
+                "this worker is stopping and accepts no new execution; send it again (another "
+                f"worker takes it) in {self.retry_after} s",
+                retry_after=self.retry_after,
+            )
         if self._pending >= self.queue_size:
             raise Overloaded(
                 f"{self._pending} executions are waiting, the most this service queues; "
@@ -181,6 +215,9 @@ class Executor:
             async for record in self._receive:
                 await slots.acquire()
                 self._pending -= 1
+                if self._draining:  # held until hand_back() gives its lease back
+                    slots.release()
+                    continue
                 self._running += 1
                 group.start_soon(self._run_in_slot, record)
 
@@ -216,6 +253,7 @@ class Executor:
                     )
             finally:
                 self._running -= 1
+                self._changed.set()
         await self._finish(record)
         return record
 
@@ -250,6 +288,73 @@ class Executor:
         await self.lease_keeper.release()
         self._active.clear()
 
+    def start_draining(self) -> None:
+        """Accept nothing new and start no queued execution (the service is stopping)."""
+        if not self._draining:
+            logger.info(
+                "draining: %d running, %d queued; accepting nothing new",
+                self._running,
+                self._pending,
+            )
+        self._draining = True
+
+    async def wait_idle(self) -> None:
+        """Return once no execution runs here."""
+        while self._running:
+            await self._next_change()
+
+    async def hand_back(self) -> list[str]:
+        """Stop what still runs and give every held execution back (see the module doc).
+
+        Returns the ids handed back. Call after :meth:`start_draining`.
+        """
+        self.start_draining()
+        self._handing_back = True
+        stopped = list(self._scopes)
+        for scope in list(self._scopes.values()):
+            scope.cancel()
+        with anyio.move_on_after(HAND_BACK_PATIENCE, shield=True):
+            while self._scopes:
+                await self._next_change()
+        held = list(self._active)
+        with anyio.CancelScope(shield=True):
+            await self.release_leases()
+        for execution_id in held:
+            self._let_go(execution_id)
+        if held or stopped:
+            logger.info(
+                "handed back %d execution(s) (%d stopped while running), no attempt used",
+                len(held),
+                len(stopped),
+            )
+        return held
+
+    async def _next_change(self) -> None:
+        """Wait until a run ends here (or a second passes)."""
+        self._changed = anyio.Event()
+        with anyio.move_on_after(1.0):
+            await self._changed.wait()
+
+    async def _return(self, record: ExecutionRecord) -> None:
+        """Save a run stopped by :meth:`hand_back` as queued, its attempt given back."""
+        with anyio.CancelScope(shield=True):
+            if record.status.final:
+                await self._finish(record)
+                return
+            workflow = self.workflows.get(record.workflow)
+            if record.status is ExecutionStatus.RUNNING:
+                output = await committed_output(self.engine.io, workflow, record)
+                if output is not None:  # committed just before the stop
+                    await self._succeeded_before_crash(record, output)
+                    return
+                record.attempts = max(record.attempts - 1, 0)
+            record.status = ExecutionStatus.QUEUED
+            record.worker = self.worker_id
+            try:
+                await self.store.save(record, lease_seconds=0)
+            except Exception as exc:
+                logger.warning("execution %s: could not hand it back: %s", record.id, exc)
+
     def _let_go(self, execution_id: str) -> None:
         """Forget an execution another worker now holds; its waiters read it again."""
         self._active.discard(execution_id)
@@ -271,7 +376,10 @@ class Executor:
             ):
                 self._scopes[record.id] = scope
                 await self._execute(record)
-            if scope.cancelled_caught:
+            if scope.cancelled_caught and self._handing_back:
+                await self._return(record)
+                self._let_go(record.id)
+            elif scope.cancelled_caught:
                 logger.warning("execution %s: stopped, its lease was lost", record.id)
                 self._let_go(record.id)
         except LeaseLost as exc:
@@ -284,6 +392,7 @@ class Executor:
             self._scopes.pop(record.id, None)
             self._running -= 1
             self._slots.release()
+            self._changed.set()
 
     async def _execute(self, record: ExecutionRecord) -> None:
         try:
