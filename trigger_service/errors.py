@@ -32,7 +32,7 @@ same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -240,6 +240,6 @@ class TransientFailure(TriggerServiceError):
     status = 503
     transient = True
 
-    def __init__(self, message: str, *, records: list[dict[str, object]] | None = None) -> None:
+    def __init__(self, message: str, *, records: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.records = records or []

@@ -148,12 +148,12 @@ class FunctionRuntime:
         if messages and messages[0][0] is not None:
             answer["batchItemFailures"] = [{"itemIdentifier": m} for m in retry]
             return answer
-        transient = [r for r in records if r.error is not None and r.error.transient]
-        if transient:
+        failed = [r for r in records if r.error is not None and r.error.transient]
+        if failed:
             # A direct trigger: raise, so the platform's retries and dead-letter queue apply.
             raise TransientFailure(
-                f"{len(transient)} execution(s) failed transiently ("
-                + ", ".join(f"{r.id}: {r.error.code}" for r in transient if r.error)
+                f"{len(failed)} execution(s) failed transiently ("
+                + ", ".join(f"{r.id}: {r.error.code}" for r in failed if r.error)
                 + "); the invocation fails so the platform retries it",
                 records=answer["executions"],
             )
