@@ -76,3 +76,14 @@ def test_the_workflow_file_of_the_config_map_is_valid() -> None:
     config_map = _documents()["ConfigMap/bucketstream-workflows"]
     workflows = parse_workflows(yaml.safe_load(config_map["data"]["workflows.yaml"]))
     assert [w.name for w in workflows] == ["photos"]
+
+
+def test_the_grace_period_covers_the_pre_stop_and_the_drain() -> None:
+    spec = _documents()["Deployment/bucketstream"]["spec"]["template"]["spec"]
+    container = _container()
+    (drain,) = [a for a in container["args"] if a.startswith("--drain-seconds=")]
+    drain_seconds = float(drain.partition("=")[2])
+    pre_stop = float(container["lifecycle"]["preStop"]["sleep"]["seconds"])
+    grace = spec["terminationGracePeriodSeconds"]
+    # preStop runs first, then SIGTERM starts the drain; a few seconds remain to hand back
+    assert pre_stop + drain_seconds < grace <= pre_stop + drain_seconds + 10

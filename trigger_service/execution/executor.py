@@ -310,13 +310,13 @@ class Executor:
         """
         self.start_draining()
         self._handing_back = True
+        held = list(self._active)
         stopped = list(self._scopes)
         for scope in list(self._scopes.values()):
             scope.cancel()
         with anyio.move_on_after(HAND_BACK_PATIENCE, shield=True):
             while self._scopes:
                 await self._next_change()
-        held = list(self._active)
         with anyio.CancelScope(shield=True):
             await self.release_leases()
         for execution_id in held:
