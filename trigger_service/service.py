@@ -137,12 +137,12 @@ class Service:
         ids handed back. :meth:`hurry` ends the wait early.
         """
         seconds = self.config.drain_seconds if seconds is None else seconds
-        self.executor.start_draining()
+        self.executor.drainer.start()
         for poller in self.pollers:
             poller.stop()
         with anyio.move_on_after(seconds) as self._hurry:
-            await self.executor.wait_idle()
-        handed = await self.executor.hand_back()
+            await self.executor.drainer.wait_idle()
+        handed = await self.executor.drainer.hand_back()
         with anyio.move_on_after(5.0, shield=True):
             for poller in self.pollers:
                 await poller.wait_idle()

@@ -19,12 +19,7 @@ expired — one winner per execution, even with several workers sweeping — and
 :meth:`Executor.resume` settles each (its upload aborted, or its committed output recorded)
 and queues it again unless it used every attempt.
 
-Draining (:meth:`Executor.start_draining`, the service is stopping): nothing new is accepted
-(:meth:`Executor.reserve` raises ``ServiceUnavailable``, HTTP 503 with ``Retry-After``) and no
-queued execution starts; running ones may finish (:meth:`Executor.wait_idle`). Then
-:meth:`Executor.hand_back` stops what still runs and gives every held execution back: saved
-``queued`` with the attempt it was using returned, its lease ended, so another worker takes it
-over at once and the stop used no attempt.
+Draining and handing back on a stop: :mod:`~trigger_service.execution.handback`.
 """
 
 from __future__ import annotations
@@ -35,18 +30,12 @@ import math
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from trigger_service.errors import (
-    LeaseLost,
-    Overloaded,
-    ServiceUnavailable,
-    StoreUnavailable,
-    UnknownWorkflow,
-)
+from trigger_service.errors import LeaseLost, Overloaded, StoreUnavailable, UnknownWorkflow
 from trigger_service.execution.admission import Reservation
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
+from trigger_service.execution.handback import Drainer
 from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
-from trigger_service.execution.recovery import committed_output
 from trigger_service.execution.sinks import FrameCallback
 from trigger_service.execution.takeover import INTERRUPTED as INTERRUPTED
 from trigger_service.execution.takeover import Takeovers
@@ -70,9 +59,6 @@ MAX_BACKOFF = 300.0
 
 #: How long a final record is retried while the store is unreachable, in seconds.
 FINAL_SAVE_PATIENCE = 300.0
-
-#: Seconds :meth:`Executor.hand_back` waits for stopped runs to save themselves queued.
-HAND_BACK_PATIENCE = 10.0
 
 
 class Executor:
@@ -115,6 +101,7 @@ class Executor:
         self.sqs_grace = sqs_grace
         self.lease_keeper = LeaseKeeper(store, self.leases, lambda: self._active, self._lost)
         self.takeovers = Takeovers(self)
+        self.drainer = Drainer(self)
         self._draining = False
         self._handing_back = False
         self._changed = anyio.Event()
@@ -134,9 +121,7 @@ class Executor:
     @property
     def free_queue_slots(self) -> int:
         """How many more executions :meth:`reserve` would accept right now."""
-        if self._draining:
-            return 0
-        return max(self.queue_size - self._pending, 0)
+        return 0 if self._draining else max(self.queue_size - self._pending, 0)
 
     @property
     def draining(self) -> bool:
@@ -183,11 +168,7 @@ class Executor:
         """Take a queue slot; raises :class:`Overloaded` when the queue is full, and
         :class:`ServiceUnavailable` while draining."""
         if self._draining:
-            raise ServiceUnavailable(
-                "this worker is stopping and accepts no new execution; send it again (another "
-                f"worker takes it) in {self.retry_after} s",
-                retry_after=self.retry_after,
-            )
+            raise self.drainer.refusal()
         if self._pending >= self.queue_size:
             raise Overloaded(
                 f"{self._pending} executions are waiting, the most this service queues; "
@@ -288,73 +269,6 @@ class Executor:
         await self.lease_keeper.release()
         self._active.clear()
 
-    def start_draining(self) -> None:
-        """Accept nothing new and start no queued execution (the service is stopping)."""
-        if not self._draining:
-            logger.info(
-                "draining: %d running, %d queued; accepting nothing new",
-                self._running,
-                self._pending,
-            )
-        self._draining = True
-
-    async def wait_idle(self) -> None:
-        """Return once no execution runs here."""
-        while self._running:
-            await self._next_change()
-
-    async def hand_back(self) -> list[str]:
-        """Stop what still runs and give every held execution back (see the module doc).
-
-        Returns the ids handed back. Call after :meth:`start_draining`.
-        """
-        self.start_draining()
-        self._handing_back = True
-        held = list(self._active)
-        stopped = list(self._scopes)
-        for scope in list(self._scopes.values()):
-            scope.cancel()
-        with anyio.move_on_after(HAND_BACK_PATIENCE, shield=True):
-            while self._scopes:
-                await self._next_change()
-        with anyio.CancelScope(shield=True):
-            await self.release_leases()
-        for execution_id in held:
-            self._let_go(execution_id)
-        if held or stopped:
-            logger.info(
-                "handed back %d execution(s) (%d stopped while running), no attempt used",
-                len(held),
-                len(stopped),
-            )
-        return held
-
-    async def _next_change(self) -> None:
-        """Wait until a run ends here (or a second passes)."""
-        self._changed = anyio.Event()
-        with anyio.move_on_after(1.0):
-            await self._changed.wait()
-
-    async def _return(self, record: ExecutionRecord) -> None:
-        """Save a run stopped by :meth:`hand_back` as queued, its attempt given back."""
-        with anyio.CancelScope(shield=True):
-            if record.status.final:
-                await self._finish(record)
-                return
-            workflow = self.workflows.get(record.workflow)
-            if record.status is ExecutionStatus.RUNNING:
-                output = await committed_output(self.engine.io, workflow, record)
-                if output is not None:  # committed just before the stop
-                    await self._succeeded_before_crash(record, output)
-                    return
-                record.attempts = max(record.attempts - 1, 0)
-            record.status = ExecutionStatus.QUEUED
-            record.worker = self.worker_id
-            try:
-                await self.store.save(record, lease_seconds=0)
-            except Exception as exc:
-                logger.warning("execution %s: could not hand it back: %s", record.id, exc)
-
     def _let_go(self, execution_id: str) -> None:
         """Forget an execution another worker now holds; its waiters read it again."""
         self._active.discard(execution_id)
@@ -377,7 +291,7 @@ class Executor:
                 self._scopes[record.id] = scope
                 await self._execute(record)
             if scope.cancelled_caught and self._handing_back:
-                await self._return(record)
+                await self.drainer.give_back(record)
                 self._let_go(record.id)
             elif scope.cancelled_caught:
                 logger.warning("execution %s: stopped, its lease was lost", record.id)
