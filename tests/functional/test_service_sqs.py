@@ -354,3 +354,38 @@ def test_sqs_settings_are_validated() -> None:
         SqsSettings(wait_seconds=21)
     with pytest.raises(ValueError):
         replace(SqsSettings(), max_receive=0)
+
+
+async def test_receiving_stops_while_the_store_is_down(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    from tests.support.serving import describe_queue
+    from trigger_service.errors import StoreUnavailable
+
+    queue = notify_queue(s3, sqs, bucket)
+    cfg = config(moto_endpoint, archive_workflows(bucket), queue_urls=(queue.url,))
+    async with running(cfg) as (service, client):
+        ping = service.store.ping
+        down = True
+
+        async def flaky_ping() -> None:
+            if down:
+                raise StoreUnavailable("the store is down (test)")
+            await ping()
+
+        service.store.ping = flaky_ping  # type: ignore[method-assign]
+        await anyio.sleep(1.5)  # the health answer is kept one second
+        s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+        await anyio.sleep(3 * cfg.sqs.wait_seconds + 1)
+        messages = describe_queue(queue.url)
+        assert messages and all(m["received"] == 0 for m in messages), messages
+        assert (await client.get("/healthz")).status_code == 503
+        down = False
+
+        async def processed() -> bool:
+            executions = await _executions(client)
+            return bool(executions) and executions[0]["status"] == "succeeded"
+
+        await eventually(processed)
+        metrics = (await client.get("/metrics")).text
+        assert 'bucketstream_sqs_messages_total{outcome="paused"}' in metrics
