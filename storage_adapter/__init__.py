@@ -25,6 +25,7 @@ from storage_adapter.objects import (
     strip_etag,
     version_or_none,
 )
+from storage_adapter.probe import storage_answers
 from storage_adapter.reader import RangedReader
 from storage_adapter.retry import RETRYABLE_TRANSFER_ERRORS
 from storage_adapter.transfer import TransferSettings
@@ -50,6 +51,7 @@ __all__ = [
     "call_mapped",
     "make_s3_client",
     "map_client_error",
+    "storage_answers",
     "strip_etag",
     "version_or_none",
 ]

@@ -30,9 +30,12 @@
     ├── ExecutionTimeout        Timeout              504     yes  (over its time limit)
     ├── ConfirmationFailed      ConfirmationFailed   502     yes  (SubscribeURL did not answer 200)
     ├── CertificateUnavailable  CertificateUnavailable 503   yes  (signing certificate not fetched)
-    ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
+    ├── ServiceUnavailable      ServiceUnavailable   503     yes  (not running, or draining)
     ├── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
-    └── TooManyStreams          TooManyStreams       503     yes  (every live stream is taken)
+    ├── TooManyStreams          TooManyStreams       503     yes  (every live stream is taken)
+    ├── Unprocessed             Unprocessed          503     yes  (deliveries ran out, no DLQ)
+    ├── PoisonInput             PoisonInput          422     no   (its worker died running it)
+    └── TransientFailure        TransientFailure     503     yes  (a function run to retry)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
 same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_service.api.errors`.
@@ -40,7 +43,7 @@ same shape, declared by :class:`CodedError`; the API maps them in :mod:`trigger_
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -269,11 +272,18 @@ class ExecutionTimeout(TriggerServiceError):
 
 
 class ServiceUnavailable(TriggerServiceError):
-    """The service is not running (the app was used outside its lifespan)."""
+    """The service is not running (outside its lifespan) or is draining before it stops."""
 
     code = "ServiceUnavailable"
     status = 503
     transient = True
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 class StoreUnavailable(TriggerServiceError):
@@ -297,3 +307,37 @@ class TooManyStreams(TriggerServiceError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class Unprocessed(TriggerServiceError):
+    """An event's deliveries ran out on transient failures and no dead-letter queue holds it.
+
+    The execution is recorded failed with this code (and stays re-runnable: ``POST
+    /executions/{id}/retry``, a backfill in mode ``failed``), so the event is never lost.
+    """
+
+    code = "Unprocessed"
+    status = 503
+    transient = True
+
+
+class PoisonInput(TriggerServiceError):
+    """The worker running this execution died (lease expired) too many times: quarantined."""
+
+    code = "PoisonInput"
+    status = 422
+
+
+class TransientFailure(TriggerServiceError):
+    """A function invocation whose executions failed transiently: raised for the platform to retry.
+
+    ``records`` holds the execution records of the invocation (as its answer would have).
+    """
+
+    code = "TransientFailure"
+    status = 503
+    transient = True
+
+    def __init__(self, message: str, *, records: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.records = records or []

@@ -17,16 +17,23 @@ packages: the root of the function's zip). Each invocation:
    trigger also ``batchItemFailures`` (Lambda's partial batch response, with
    ``ReportBatchItemFailures`` on): the messages whose executions failed transiently, which
    the queue then delivers again, while the others are deleted. A message whose body is not
-   a notification is ignored (``malformed_event``), since delivering it again cannot help.
+   a notification is ignored (``malformed_event``), since delivering it again cannot help;
+   a message whose object could not be looked at (a transient storage error while routing)
+   is reported alone, so the messages that succeeded are not run again.
+
+For a direct trigger (no SQS batch), a transient failure raises
+:class:`~trigger_service.errors.TransientFailure` (its ``records`` hold the answer), so the
+platform's retries (Lambda's asynchronous retries, FunctionGraph's) and its dead-letter
+queue apply; a storage error while routing raises too.
 
 No store and no HTTP server: the records are the answer. An execution's timeout is the
 smaller of the workflow's ``timeout_seconds`` and the invocation's remaining time
 (``context.get_remaining_time_in_millis()`` on Lambda, ``getRemainingTimeInMilliSeconds()``
 on FunctionGraph) minus :data:`ABORT_MARGIN_SECONDS`, kept to abort the upload and answer: a
 run cut short fails with code ``Timeout`` and leaves no output and no open upload, instead of
-being killed mid-upload by the platform. Failed executions are in the records (the handler
-does not raise for them: the platform's retry would fail bad input again); an event that is
-not a notification raises :class:`~trigger_service.errors.MalformedEvent`.
+being killed mid-upload by the platform. Executions failed on bad input are in the records
+(the handler does not raise for them: the platform's retry would fail bad input again); an
+event that is not a notification raises :class:`~trigger_service.errors.MalformedEvent`.
 
 Workflows and the storage client are built once per process (a warm function reuses them);
 storage settings come from the same variables as the service (``AWS_*``,
@@ -44,9 +51,20 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from storage_adapter import StorageIO, StorageSettings, TransferSettings, make_s3_client
+from storage_adapter import (
+    StorageError,
+    StorageIO,
+    StorageSettings,
+    TransferSettings,
+    make_s3_client,
+)
 from trigger_service.environment import storage_from_env, transfer_from_env
-from trigger_service.errors import ExecutionTimeout, MalformedEvent, WorkflowConfigError
+from trigger_service.errors import (
+    ExecutionTimeout,
+    MalformedEvent,
+    TransientFailure,
+    WorkflowConfigError,
+)
 from trigger_service.events import IgnoredRecord, ParsedNotification, parse_notification
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.intake.routing import Router, Start
@@ -107,7 +125,15 @@ class FunctionRuntime:
         for message_id, parsed in messages:
             ignored += [{"reason": i.reason, "detail": i.detail} for i in parsed.ignored]
             for object_event in parsed.events:
-                routed = await router.route(object_event)
+                try:
+                    routed = await router.route(object_event)
+                except StorageError as exc:
+                    if message_id is None or not exc.transient:
+                        raise
+                    # Only this message is delivered again; the others of the batch are done.
+                    if message_id not in retry:
+                        retry.append(message_id)
+                    continue
                 ignored += [{"reason": i.reason, "detail": i.detail} for i in routed.ignored]
                 for start in routed.starts:
                     record = await self._execute(engine, start, remaining)
@@ -121,6 +147,16 @@ class FunctionRuntime:
         }
         if messages and messages[0][0] is not None:
             answer["batchItemFailures"] = [{"itemIdentifier": m} for m in retry]
+            return answer
+        failed = [r for r in records if r.error is not None and r.error.transient]
+        if failed:
+            # A direct trigger: raise, so the platform's retries and dead-letter queue apply.
+            raise TransientFailure(
+                f"{len(failed)} execution(s) failed transiently ("
+                + ", ".join(f"{r.id}: {r.error.code}" for r in failed if r.error)
+                + "); the invocation fails so the platform retries it",
+                records=answer["executions"],
+            )
         return answer
 
     async def _execute(

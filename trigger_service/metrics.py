@@ -12,7 +12,8 @@ name                                       type    labels
 ``bucketstream_step_duration_seconds``     hist.   workflow, step
 ``bucketstream_events_total``              counter source, outcome (started | duplicate |
                                                    ignored)
-``bucketstream_sqs_messages_total``        counter outcome (deleted | redelivered | dropped)
+``bucketstream_sqs_messages_total``        counter outcome (deleted | redelivered | dropped |
+                                                   unprocessed | paused)
 ========================================== ======= =========================================
 """
 

@@ -172,6 +172,8 @@ class ExecutionRecord(_Record):
     worker: str | None = None
     #: Until when ``worker`` holds the execution; another worker may take it over afterwards.
     lease_expires_at: datetime | None = None
+    #: Times the worker running this execution died (its lease expired while it ran).
+    crashes: int = 0
 
     @field_serializer("created_at", "started_at", "finished_at", "lease_expires_at")
     def _times(self, value: datetime | None) -> str | None:

@@ -3,9 +3,11 @@
 :func:`open_service` builds them in order — storage gateway, prepared workflows, execution
 store, engine, executor, router, intake, SQS pollers — takes over what dead workers (or a
 previous run) left unfinished once their leases expired, and runs the executor and the
-pollers in one task group until the context exits (then running executions are cancelled:
-their uploads are aborted and their leases given up, so the next worker to look takes them
-over at once; after a crash they wait for their leases to expire).
+pollers in one task group until the context exits. A clean stop first drains
+(:meth:`Service.drain`, what ``serve`` does on SIGTERM): running executions finish within
+``drain_seconds``, the rest are handed back without using an attempt; what still runs when
+the context exits is cancelled, its upload aborted and its lease given up, so the next worker
+to look takes it over at once (after a crash it waits for the lease to expire).
 
 With ``freeze_heap`` (``bucketstream serve`` sets it) the objects made while starting —
 imported modules, botocore's service models, prepared workflows — are collected once and
@@ -38,6 +40,7 @@ from trigger_service.execution.leases import (
     LeaseSettings,
     default_worker_id,
 )
+from trigger_service.health import Health
 from trigger_service.intake.intake import Intake
 from trigger_service.intake.routing import Router
 from trigger_service.intake.sqs import SqsPoller, SqsSettings
@@ -107,6 +110,8 @@ class ServiceConfig:
     admission: AdmissionLimits = field(default_factory=AdmissionLimits)
     #: Seconds between two saves of a running execution's progress (what live streams show).
     progress_interval: float = 0.25
+    #: Seconds a stopping service lets running executions finish before handing them back.
+    drain_seconds: float = 25.0
     #: Freeze the start-up objects out of the garbage collector once started (a long-running
     #: process of its own; see the module doc). The freeze is process-wide.
     freeze_heap: bool = False
@@ -126,6 +131,37 @@ class Service:
     intake: Intake
     metrics: ServiceMetrics
     task_group: TaskGroup
+    pollers: list[SqsPoller] = field(default_factory=list)
+    _hurry: anyio.CancelScope | None = None
+
+    async def drain(self, seconds: float | None = None) -> list[str]:
+        """Stop taking work, let running executions finish, hand the rest back at once.
+
+        New executions answer 503 with ``Retry-After`` and the pollers receive nothing;
+        running executions get ``seconds`` (``drain_seconds``) to finish, then are stopped and
+        handed back queued without using an attempt, their leases ended and their SQS
+        messages made visible again, so another worker starts on them at once. Returns the
+        ids handed back. :meth:`hurry` ends the wait early.
+        """
+        seconds = self.config.drain_seconds if seconds is None else seconds
+        self.executor.drainer.start()
+        for poller in self.pollers:
+            poller.stop()
+        with anyio.move_on_after(seconds) as self._hurry:
+            await self.executor.drainer.wait_idle()
+        handed = await self.executor.drainer.hand_back()
+        with anyio.move_on_after(5.0, shield=True):
+            for poller in self.pollers:
+                await poller.wait_idle()
+        with anyio.CancelScope(shield=True):
+            for poller in self.pollers:
+                await poller.release()
+        return handed
+
+    def hurry(self) -> None:
+        """End a drain's wait now (a second stop signal); what runs is handed back."""
+        if self._hurry is not None:
+            self._hurry.cancel()
 
 
 @contextmanager
@@ -198,12 +234,22 @@ async def open_service(
         await executor.take_over_expired(sqs_grace=0)
         async with anyio.create_task_group() as group:
             await group.start(executor.run)
+            pollers: list[SqsPoller] = []
             if config.queue_urls:
                 sqs_client = make_sqs_client(config)
+                buckets = sorted({w.trigger.bucket for w in workflows})
+                health = Health(store, io, buckets)
                 for url in config.queue_urls:
                     poller = SqsPoller(
-                        sqs_client, url, intake, executor, settings=config.sqs, metrics=metrics
+                        sqs_client,
+                        url,
+                        intake,
+                        executor,
+                        settings=config.sqs,
+                        metrics=metrics,
+                        health=health,
                     )
+                    pollers.append(poller)
                     group.start_soon(poller.run)
             service = Service(
                 config=config,
@@ -216,6 +262,7 @@ async def open_service(
                 intake=intake,
                 metrics=metrics,
                 task_group=group,
+                pollers=pollers,
             )
             try:
                 with frozen_heap(config.freeze_heap):

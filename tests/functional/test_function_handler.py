@@ -16,7 +16,7 @@ import pytest
 
 import trigger_service
 from tests.support.storage import MiB, keys_under, open_uploads, read_object
-from trigger_service.errors import MalformedEvent, WorkflowConfigError
+from trigger_service.errors import MalformedEvent, TransientFailure, WorkflowConfigError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -249,17 +249,50 @@ def test_sqs_message_of_a_transient_failure_is_reported_for_redelivery(
     assert open_uploads(s3, bucket) == []
 
 
+def test_a_routing_storage_error_reports_only_its_own_message(
+    s3: S3Client,
+    bucket: str,
+    function_env: Path,
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support.faults import Fault, Request, fault_proxy
+
+    def decide(request: Request) -> Fault | None:
+        if request.method == "HEAD" and request.path.startswith(f"/{bucket}/logs/bad.log"):
+            return Fault(status=503, error_code="SlowDown")
+        return None
+
+    good_size, good_etag = put(s3, bucket, "logs/good.log", b"fine\n")
+    bad_size, bad_etag = put(s3, bucket, "logs/bad.log", b"ERROR\n")
+    messages = [
+        ("m-good", s3_event(bucket, "logs/good.log", good_size, good_etag)),
+        ("m-bad", s3_event(bucket, "logs/bad.log", bad_size, bad_etag)),
+    ]
+    event = {
+        "Records": [
+            {"messageId": m, "eventSource": "aws:sqs", "body": json.dumps(body)}
+            for m, body in messages
+        ]
+    }
+    with fault_proxy(moto_endpoint, decide) as (proxy, _):
+        monkeypatch.setenv("BUCKETSTREAM_ENDPOINT_URL", proxy)
+        answer = trigger_service.handler(event, LambdaContext(60))
+    assert answer["batchItemFailures"] == [{"itemIdentifier": "m-bad"}]
+    assert {r["status"] for r in answer["executions"]} == {"succeeded"}
+    assert len(answer["executions"]) == 2  # both workflows of the good message ran once
+
+
 def test_remaining_time_bounds_the_execution(
     s3: S3Client, bucket: str, function_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(handler_module, "ABORT_MARGIN_SECONDS", 0.5)
     size, etag = put(s3, bucket, "slow/big.bin", os.urandom(8 * MiB))
     started = time.monotonic()
-    answer = trigger_service.handler(
-        s3_event(bucket, "slow/big.bin", size, etag), LambdaContext(2.5)
-    )
+    with pytest.raises(TransientFailure) as raised:  # a direct trigger: the platform retries
+        trigger_service.handler(s3_event(bucket, "slow/big.bin", size, etag), LambdaContext(2.5))
     assert time.monotonic() - started < 2.5
-    (record,) = answer["executions"]
+    (record,) = raised.value.records
     assert record["status"] == "failed"
     assert record["error"]["code"] == "Timeout"
     assert "remaining time" in record["error"]["message"]
@@ -269,10 +302,9 @@ def test_remaining_time_bounds_the_execution(
 
 def test_no_time_left_runs_nothing(s3: S3Client, bucket: str, function_env: Path) -> None:
     size, etag = put(s3, bucket, "logs/late.log", b"ERROR\n")
-    answer = trigger_service.handler(
-        s3_event(bucket, "logs/late.log", size, etag), LambdaContext(1)
-    )
-    assert [r["error"]["code"] for r in answer["executions"]] == ["Timeout", "Timeout"]
+    with pytest.raises(TransientFailure, match="failed transiently") as raised:
+        trigger_service.handler(s3_event(bucket, "logs/late.log", size, etag), LambdaContext(1))
+    assert [r["error"]["code"] for r in raised.value.records] == ["Timeout", "Timeout"]
     assert keys_under(s3, bucket, "errors/") == []
 
 

@@ -227,7 +227,8 @@ async def test_message_is_deleted_after_max_receive_and_the_failure_recorded(
             await eventually(gave_up)
             (record,) = await _executions(client)
             assert record["status"] == "failed"
-            assert record["error"]["code"] == "StorageUnavailable"
+            assert record["error"]["code"] == "Unprocessed"
+            assert "StorageUnavailable" in record["error"]["message"]
             assert record["error"]["transient"] is True
             assert record["attempts"] == 2
             assert service.executor.queued == 0
@@ -251,7 +252,8 @@ async def test_an_object_that_cannot_be_looked_at_is_recorded_failed_at_max_rece
             await eventually(recorded)
             (record,) = await _executions(client)
             assert record["status"] == "failed"
-            assert record["error"]["code"] == "StorageUnavailable"
+            assert record["error"]["code"] == "Unprocessed"
+            assert "StorageUnavailable" in record["error"]["message"]
             assert record["attempts"] == 0
             assert len(log.injected) == 2
 
@@ -300,8 +302,90 @@ async def test_unparseable_message_is_dropped(
         await eventually(dropped)
 
 
+def test_redelivery_back_off_is_exponential_capped_and_jittered() -> None:
+    import random
+
+    settings = SqsSettings(redelivery_delay=2, redelivery_cap=60)
+    rng = random.Random(7)
+    for receives in range(1, 12):
+        ceiling = min(60, 2 * 2 ** (receives - 1))
+        delays = {settings.backoff(receives, rng) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (receives, delays)
+        if ceiling >= 8:
+            assert len(delays) > 1  # jittered
+    # ten deliveries with the defaults span at least 8.5 minutes (at most 17) of trouble
+    defaults = SqsSettings()
+    low = sum(defaults.backoff(n, random.Random(0)) for n in range(1, defaults.max_receive))
+    assert low >= 511
+
+
+async def test_a_queue_with_a_redrive_policy_gets_its_exhausted_message_moved_by_sqs(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    import json
+
+    queue = notify_queue(s3, sqs, bucket)
+    dlq = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}
+    sqs.set_queue_attributes(QueueUrl=queue.url, Attributes={"RedrivePolicy": json.dumps(policy)})
+    decide = failing_heads(bucket, "incoming/x.bin", lambda n: True)
+    # max_receive 1 would delete at the first delivery without a redrive policy
+    settings = SqsSettings(wait_seconds=1, visibility_timeout=10, redelivery_delay=1, max_receive=1)
+    with fault_proxy(moto_endpoint, decide) as (proxy, log):
+        cfg = _through_proxy(proxy, moto_endpoint, bucket, queue.url, sqs=settings)
+        async with running(cfg) as (_, client):
+            s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+
+            async def moved() -> bool:
+                return queue_size(sqs, dlq) == 1 and queue_size(sqs, queue.url) == 0
+
+            await eventually(moved)
+            assert len(log.injected) >= 2
+            assert await _executions(client) == []  # left to the DLQ, not recorded as lost
+            metrics = (await client.get("/metrics")).text
+            assert 'outcome="unprocessed"' not in metrics
+
+
 def test_sqs_settings_are_validated() -> None:
     with pytest.raises(ValueError):
         SqsSettings(wait_seconds=21)
     with pytest.raises(ValueError):
         replace(SqsSettings(), max_receive=0)
+
+
+async def test_receiving_stops_while_the_store_is_down(
+    s3: S3Client, sqs: SQSClient, bucket: str, moto_endpoint: str
+) -> None:
+    from tests.support.serving import describe_queue
+    from trigger_service.errors import StoreUnavailable
+
+    queue = notify_queue(s3, sqs, bucket)
+    cfg = config(moto_endpoint, archive_workflows(bucket), queue_urls=(queue.url,))
+    async with running(cfg) as (service, client):
+        ping = service.store.ping
+        down = True
+
+        async def flaky_ping() -> None:
+            if down:
+                raise StoreUnavailable("the store is down (test)")
+            await ping()
+
+        service.store.ping = flaky_ping  # type: ignore[method-assign]
+        await anyio.sleep(1.5)  # the health answer is kept one second
+        s3.put_object(Bucket=bucket, Key="incoming/x.bin", Body=b"data")
+        await anyio.sleep(3 * cfg.sqs.wait_seconds + 1)
+        messages = describe_queue(queue.url)
+        assert messages and all(m["received"] == 0 for m in messages), messages
+        assert (await client.get("/healthz")).status_code == 503
+        down = False
+
+        async def processed() -> bool:
+            executions = await _executions(client)
+            return bool(executions) and executions[0]["status"] == "succeeded"
+
+        await eventually(processed)
+        metrics = (await client.get("/metrics")).text
+        assert 'bucketstream_sqs_messages_total{outcome="paused"}' in metrics

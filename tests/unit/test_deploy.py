@@ -107,3 +107,14 @@ def test_uvicorn_access_lines_lose_their_query_string() -> None:
     )
     assert StripQuery().filter(record)
     assert record.getMessage() == '127.0.0.1:5 - "GET /executions HTTP/1.1" 200'
+
+
+def test_the_grace_period_covers_the_pre_stop_and_the_drain() -> None:
+    spec = _documents()["Deployment/bucketstream"]["spec"]["template"]["spec"]
+    container = _container()
+    (drain,) = [a for a in container["args"] if a.startswith("--drain-seconds=")]
+    drain_seconds = float(drain.partition("=")[2])
+    pre_stop = float(container["lifecycle"]["preStop"]["sleep"]["seconds"])
+    grace = spec["terminationGracePeriodSeconds"]
+    # preStop runs first, then SIGTERM starts the drain; a few seconds remain to hand back
+    assert pre_stop + drain_seconds < grace <= pre_stop + drain_seconds + 10

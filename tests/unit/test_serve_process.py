@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from trigger_service.cli import main
 from trigger_service.cli import serve as serve_module
+from trigger_service.cli.drain import DrainingServer
 from trigger_service.service import ServiceConfig
 
 WORKFLOWS = """
@@ -31,11 +31,13 @@ def test_serve_freezes_its_start_up_heap(tmp_path: Path, monkeypatch: pytest.Mon
         built.append(config)
         return "app"
 
-    def run(app: Any, **options: Any) -> None:
-        assert app == "app"
+    ran: list[Any] = []
+
+    def run(server: Any, *args: Any, **options: Any) -> None:
+        ran.append(server.config.app)
 
     monkeypatch.setattr(serve_module, "create_app", create_app)
-    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setattr(DrainingServer, "run", run)
     config = tmp_path / "workflows.yaml"
     config.write_text(WORKFLOWS)
     arguments = ["serve", "--config", str(config), "--endpoint-url", "http://127.0.0.1:9"]
@@ -43,6 +45,8 @@ def test_serve_freezes_its_start_up_heap(tmp_path: Path, monkeypatch: pytest.Mon
     result = CliRunner().invoke(main, arguments)
 
     assert result.exit_code == 0, result.output
+    assert ran == ["app"]  # served by the draining server
     (service,) = built
+    assert service.drain_seconds == 25
     assert service.freeze_heap is True
     assert ServiceConfig(workflows=service.workflows).freeze_heap is False

@@ -68,6 +68,9 @@ class ServiceSettings(BaseSettings):
     visibility_timeout: int = Field(_SQS.visibility_timeout, ge=2, le=43200)
     wait_seconds: int = Field(_SQS.wait_seconds, ge=0, le=20)
     max_receives: int = Field(_SQS.max_receive, ge=1)
+    redelivery_base: int = Field(_SQS.redelivery_delay, ge=0, le=43200)
+    redelivery_cap: int = Field(_SQS.redelivery_cap, ge=0, le=43200)
+    drain_seconds: float = Field(25.0, ge=0, description="drain time on SIGTERM")
     chunk_size: int = Field(_TRANSFER.chunk_size, ge=1)
     read_ahead: int = Field(_TRANSFER.read_ahead, ge=1)
     part_size: int = Field(_TRANSFER.part_size, ge=5 * 1024 * 1024)
@@ -141,6 +144,8 @@ class ServiceSettings(BaseSettings):
             wait_seconds=self.wait_seconds,
             visibility_timeout=self.visibility_timeout,
             max_receive=self.max_receives,
+            redelivery_delay=self.redelivery_base,
+            redelivery_cap=self.redelivery_cap,
         )
 
     def masked(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from storage_adapter import StorageSettings
 from trigger_service.api.app import create_app
 from trigger_service.api.auth import LOOPBACK_HOSTS, RequestAuth
 from trigger_service.cli.config import ServiceSettings, load_settings, read_settings_file
+from trigger_service.cli.drain import DrainingServer
 from trigger_service.cli.embedded import EMBEDDED_CREDENTIALS, EmbeddedStorage, embedded_storage
 from trigger_service.cli.logs import configure_logging, log_format_option, uvicorn_log_config
 from trigger_service.environment import storage_from_env
@@ -173,6 +174,25 @@ def drop_in_instructions(storage: EmbeddedStorage, workflows: Workflows, api_url
     type=click.IntRange(min=0, max=20),
     default=None,
     help="SQS long-poll wait (default 20; 2 with the embedded storage).",
+)
+@click.option(
+    "--drain-seconds",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="On SIGTERM, seconds running executions get to finish before they are handed back "
+    "to other workers (env BUCKETSTREAM_DRAIN_SECONDS) [default: 25].",
+)
+@click.option(
+    "--redelivery-base",
+    type=click.IntRange(min=0, max=43200),
+    default=None,
+    help="Base of the SQS redelivery back-off, doubled per receive [default: 2].",
+)
+@click.option(
+    "--redelivery-cap",
+    type=click.IntRange(min=0, max=43200),
+    default=None,
+    help="Longest SQS redelivery back-off in seconds [default: 900].",
 )
 @click.option(
     "--embedded/--no-embedded",
@@ -345,15 +365,21 @@ def run_service(
             worker_id=settings.worker_id or default_worker_id(),
             lease_seconds=settings.lease_seconds,
             admission=settings.admission(),
+            drain_seconds=settings.drain_seconds,
             freeze_heap=True,
         )
         click.echo(f"Worker {config.worker_id}, leases of {settings.lease_seconds:g} s")
-        uvicorn.run(
-            create_app(config),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            log_config=uvicorn_log_config(),
-            limit_concurrency=settings.limit_concurrency,
-            timeout_keep_alive=settings.keep_alive_seconds,
+        app = create_app(config)
+        server = DrainingServer(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                log_config=uvicorn_log_config(),
+                limit_concurrency=settings.limit_concurrency,
+                timeout_keep_alive=settings.keep_alive_seconds,
+            ),
+            app,
         )
+        server.run()

@@ -18,6 +18,8 @@ start and then every lease period (the sweep): it takes over executions whose wo
 expired — one winner per execution, even with several workers sweeping — and
 :meth:`Executor.resume` settles each (its upload aborted, or its committed output recorded)
 and queues it again unless it used every attempt.
+
+Draining and handing back on a stop: :mod:`~trigger_service.execution.handback`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from trigger_service.errors import LeaseLost, Overloaded, StoreUnavailable, Unkn
 from trigger_service.execution.admission import Reservation
 from trigger_service.execution.engine import ExecutionEngine
 from trigger_service.execution.failures import error_info
+from trigger_service.execution.handback import Drainer
 from trigger_service.execution.leases import LeaseKeeper, LeaseSettings, default_worker_id
 from trigger_service.execution.sinks import FrameCallback
 from trigger_service.execution.takeover import INTERRUPTED as INTERRUPTED
@@ -98,6 +101,10 @@ class Executor:
         self.sqs_grace = sqs_grace
         self.lease_keeper = LeaseKeeper(store, self.leases, lambda: self._active, self._lost)
         self.takeovers = Takeovers(self)
+        self.drainer = Drainer(self)
+        self._draining = False
+        self._handing_back = False
+        self._changed = anyio.Event()
         if metrics is not None:
             metrics.track_active(lambda: self._pending, lambda: self._running)
 
@@ -114,7 +121,12 @@ class Executor:
     @property
     def free_queue_slots(self) -> int:
         """How many more executions :meth:`reserve` would accept right now."""
-        return max(self.queue_size - self._pending, 0)
+        return 0 if self._draining else max(self.queue_size - self._pending, 0)
+
+    @property
+    def draining(self) -> bool:
+        """Whether the service is stopping (nothing new is accepted)."""
+        return self._draining
 
     @property
     def worker_id(self) -> str:
@@ -153,7 +165,10 @@ class Executor:
         return True
 
     def reserve(self) -> Reservation:
-        """Take a queue slot; raises :class:`Overloaded` when the queue is full."""
+        """Take a queue slot; raises :class:`Overloaded` when the queue is full, and
+        :class:`ServiceUnavailable` while draining."""
+        if self._draining:
+            raise self.drainer.refusal()
         if self._pending >= self.queue_size:
             raise Overloaded(
                 f"{self._pending} executions are waiting, the most this service queues; "
@@ -181,6 +196,9 @@ class Executor:
             async for record in self._receive:
                 await slots.acquire()
                 self._pending -= 1
+                if self._draining:  # held until hand_back() gives its lease back
+                    slots.release()
+                    continue
                 self._running += 1
                 group.start_soon(self._run_in_slot, record)
 
@@ -216,6 +234,7 @@ class Executor:
                     )
             finally:
                 self._running -= 1
+                self._changed.set()
         await self._finish(record)
         return record
 
@@ -271,7 +290,10 @@ class Executor:
             ):
                 self._scopes[record.id] = scope
                 await self._execute(record)
-            if scope.cancelled_caught:
+            if scope.cancelled_caught and self._handing_back:
+                await self.drainer.give_back(record)
+                self._let_go(record.id)
+            elif scope.cancelled_caught:
                 logger.warning("execution %s: stopped, its lease was lost", record.id)
                 self._let_go(record.id)
         except LeaseLost as exc:
@@ -284,6 +306,7 @@ class Executor:
             self._scopes.pop(record.id, None)
             self._running -= 1
             self._slots.release()
+            self._changed.set()
 
     async def _execute(self, record: ExecutionRecord) -> None:
         try:

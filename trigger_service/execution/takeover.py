@@ -5,7 +5,11 @@ the store hands each expired execution to exactly one worker (``claim_expired``)
 settled (:meth:`Takeovers.settle`): an output its dead attempt committed is recorded; else the
 upload the record names and the uploads attributable to the dead attempt are aborted
 (:mod:`~trigger_service.execution.recovery`), and it is queued again unless it used every
-attempt of its workflow's retry policy (then it fails with code ``Interrupted``).
+attempt of its workflow's retry policy (then it fails with code ``Interrupted``). Each such
+takeover of a *running* record counts a crash (``record.crashes``): an input whose worker died
+:data:`POISON_AFTER` times while running it (an OOM kill, a segfault) is quarantined, failed
+for good with code ``PoisonInput``, instead of killing its neighbours on every redelivery. A
+record a stopping worker handed back is ``queued``, not running: no crash is counted.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from trigger_service.errors import StoreUnavailable, UnknownWorkflow
+from trigger_service.errors import PoisonInput, StoreUnavailable, UnknownWorkflow
 from trigger_service.execution.recovery import (
     abort_orphan_uploads,
     abort_recorded_upload,
@@ -29,6 +33,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INTERRUPTED = "Interrupted"
+
+#: Crashes of its worker while running an execution after which it is quarantined.
+POISON_AFTER = 2
 
 
 class Takeovers:
@@ -93,6 +100,20 @@ class Takeovers:
                 now=utc_now(),
                 grace=self.executor.leases.lease_seconds / 2,
             )
+            record.crashes += 1
+            if record.crashes >= POISON_AFTER:
+                await self.executor._fail_for_good(
+                    record,
+                    ErrorInfo(
+                        code=PoisonInput.code,
+                        message=f"the worker running this execution died {record.crashes} "
+                        "times (killed, out of memory?) while running it; quarantined so it "
+                        "stops taking workers down: check the input, then re-run it with "
+                        "POST /executions/{id}/retry",
+                        transient=False,
+                    ),
+                )
+                return False
             interrupted = "the worker running this execution stopped"
             if record.attempts >= workflow.retry.attempts:
                 await self.executor._fail_for_good(
@@ -108,6 +129,9 @@ class Takeovers:
             record.error = ErrorInfo(
                 code=INTERRUPTED, message=f"{interrupted}; it was queued again", transient=True
             )
+        elif record.upload_id is not None:  # handed back with an upload it could not abort
+            await abort_recorded_upload(self.executor.engine.io, workflow, record)
+            record.upload_id = None
         record.status = ExecutionStatus.QUEUED
         try:
             await self.executor._save(record)
