@@ -27,6 +27,7 @@
     ├── CertificateUnavailable  CertificateUnavailable 503   yes  (signing certificate not fetched)
     ├── ServiceUnavailable      ServiceUnavailable   503     yes  (the service is not running)
     ├── StoreUnavailable        StoreUnavailable     503     yes  (the execution store is down)
+    ├── OutputUnknown           OutputUnknown        503     yes  (a takeover's HEAD unanswered)
     └── TooManyStreams          TooManyStreams       503     yes  (every live stream is taken)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
@@ -247,6 +248,15 @@ class StoreUnavailable(TriggerServiceError):
     """The execution store cannot be reached (PostgreSQL down or restarting)."""
 
     code = "StoreUnavailable"
+    status = 503
+    transient = True
+
+
+class OutputUnknown(TriggerServiceError):
+    """Whether a taken-over execution committed its output could not be learnt (the storage
+    gave no answer); nothing is deleted or re-run until it can."""
+
+    code = "OutputUnknown"
     status = 503
     transient = True
 

@@ -5,7 +5,9 @@ the store hands each expired execution to exactly one worker (``claim_expired``)
 settled (:meth:`Takeovers.settle`): an output its dead attempt committed is recorded; else the
 upload the record names and the uploads attributable to the dead attempt are aborted
 (:mod:`~trigger_service.execution.recovery`), and it is queued again unless it used every
-attempt of its workflow's retry policy (then it fails with code ``Interrupted``).
+attempt of its workflow's retry policy (then it fails with code ``Interrupted``). When the
+storage does not answer whether the output was committed (``OutputUnknown``), nothing is
+touched: the lease is given back and a later sweep tries again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from trigger_service.errors import StoreUnavailable, UnknownWorkflow
+from trigger_service.errors import OutputUnknown, StoreUnavailable, UnknownWorkflow
 from trigger_service.execution.recovery import (
     abort_orphan_uploads,
     abort_recorded_upload,
@@ -55,9 +57,13 @@ class Takeovers:
         queued: list[ExecutionRecord] = []
         for record in claimed:
             reservation = self.executor.reserve()
-            if await self.executor.resume(reservation, record):
-                queued.append(record)
-            reservation.release()
+            try:
+                if await self.executor.resume(reservation, record):
+                    queued.append(record)
+            except OutputUnknown as exc:
+                logger.warning("execution %s: takeover put off: %s", record.id, exc.message)
+            finally:
+                reservation.release()
         if claimed:
             logger.info(
                 "took over %d execution(s) whose lease expired; %d queued again",
@@ -78,7 +84,11 @@ class Takeovers:
             return False
         if record.status is ExecutionStatus.RUNNING:
             io = self.executor.engine.io
-            output = await committed_output(io, workflow, record)
+            try:
+                output = await committed_output(io, workflow, record)
+            except OutputUnknown:
+                await self._give_back(record)
+                raise
             if output is not None:
                 await self.executor._succeeded_before_crash(record, output)
                 return False
@@ -115,6 +125,15 @@ class Takeovers:
             self.executor._active.discard(record.id)
             raise
         return True
+
+    async def _give_back(self, record: ExecutionRecord) -> None:
+        """Stop holding ``record`` and give its lease back, so a later sweep takes it again."""
+        self.executor._active.discard(record.id)
+        leases = self.executor.leases
+        try:
+            await self.executor.store.renew(leases.worker_id, [record.id], 0)
+        except StoreUnavailable as exc:
+            logger.warning("execution %s: could not give its lease back: %s", record.id, exc)
 
     async def sweep(self) -> None:
         """Every lease period, take over what dead workers left (one winner per execution)."""
