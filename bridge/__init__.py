@@ -12,6 +12,7 @@ from bridge.frames import Frame, SizedFrame, frame_size
 from bridge.metrics import StageMetrics, StageStatus
 from bridge.pipeline import (
     DEFAULT_CAPACITY,
+    DEFAULT_COMMIT_TIMEOUT,
     KNOCK_ON_ERRORS,
     PipelineResult,
     Sink,
@@ -26,6 +27,7 @@ from bridge.tee import Branch, FanOut
 
 __all__ = [
     "DEFAULT_CAPACITY",
+    "DEFAULT_COMMIT_TIMEOUT",
     "KNOCK_ON_ERRORS",
     "Branch",
     "BridgeError",

@@ -7,6 +7,11 @@ uploads; the runner alone calls ``sink.commit()``, and only after every stage (a
 a timeout cannot skip it) and the error reported is the original one, wrapped in
 :class:`~bridge.errors.StageFailed` with the failing stage's name — never the
 ``BrokenResourceError``/``ChannelClosed`` knock-on effects it caused in its neighbours.
+
+Once started, ``sink.commit()`` is shielded from cancellation (an execution's timeout, a
+stopping worker) and bounded by its own ``commit_timeout`` instead: a write the store finished
+is never abandoned half-way and reported as failed. A caller whose deadline passed during the
+commit still gets the output back, and decides what a late success means.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ KNOCK_ON_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 DEFAULT_CAPACITY = 2
+#: Seconds a shielded ``sink.commit()`` may take before it is given up as failed.
+DEFAULT_COMMIT_TIMEOUT = 120.0
 
 
 class StageInput:
@@ -160,8 +167,11 @@ async def run_pipeline(
     capacity: int = DEFAULT_CAPACITY,
     byte_budget: int | None = None,
     metrics: Sequence[StageMetrics] | None = None,
+    commit_timeout: float = DEFAULT_COMMIT_TIMEOUT,
 ) -> PipelineResult[R]:
     """Run ``stages`` (the first one is the source) into ``sink`` and commit or abort.
+
+    The commit runs shielded from cancellation, within ``commit_timeout`` seconds.
 
     ``metrics`` may be passed in (one per stage, plus one for the sink) to watch progress
     live from another task. Raises :class:`StageFailed` carrying the original error; on
@@ -201,7 +211,9 @@ async def run_pipeline(
             raise error from error.error
         raise StageFailed(stage_name, error) from error
     try:
-        output = await sink.commit()
+        with anyio.CancelScope(shield=True):
+            with anyio.fail_after(commit_timeout):
+                output = await sink.commit()
     except BaseException as exc:
         await _abort(sink)
         if isinstance(exc, StageFailed):

@@ -35,6 +35,7 @@
     ├── TooManyStreams          TooManyStreams       503     yes  (every live stream is taken)
     ├── Unprocessed             Unprocessed          503     yes  (deliveries ran out, no DLQ)
     ├── PoisonInput             PoisonInput          422     no   (its worker died running it)
+    ├── OutputUnknown           OutputUnknown        503     yes  (a takeover's HEAD unanswered)
     └── TransientFailure        TransientFailure     503     yes  (a function run to retry)
 
 Errors of the other packages (``storage_adapter.StorageError``, ``steps.StepError``) have the
@@ -290,6 +291,15 @@ class StoreUnavailable(TriggerServiceError):
     """The execution store cannot be reached (PostgreSQL down or restarting)."""
 
     code = "StoreUnavailable"
+    status = 503
+    transient = True
+
+
+class OutputUnknown(TriggerServiceError):
+    """Whether a taken-over execution committed its output could not be learnt (the storage
+    gave no answer); nothing is deleted or re-run until it can."""
+
+    code = "OutputUnknown"
     status = 503
     transient = True
 

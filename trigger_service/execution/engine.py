@@ -23,7 +23,16 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from bridge import Branch, FanOut, Sink, Stage, StageContext, StageMetrics, run_pipeline
+from bridge import (
+    DEFAULT_COMMIT_TIMEOUT,
+    Branch,
+    FanOut,
+    Sink,
+    Stage,
+    StageContext,
+    StageMetrics,
+    run_pipeline,
+)
 from steps import share_frame, to_stage
 from storage_adapter import (
     MultipartWriter,
@@ -104,12 +113,25 @@ class ExecutionEngine:
                 await on_progress(record)
 
         await report()
+        committed: list[dict[str, WriteResult]] = []
         try:
             with anyio.move_on_after(workflow.timeout_seconds) as deadline:
                 result = await self._run(
-                    workflow, record, log, metrics, report, tee, store_output, output_name
+                    workflow,
+                    record,
+                    log,
+                    metrics,
+                    report,
+                    tee,
+                    store_output,
+                    output_name,
+                    committed,
                 )
-            if deadline.cancelled_caught:
+            if deadline.cancelled_caught and committed:
+                # The deadline passed during the (shielded) commit: the output exists.
+                result = committed[0]
+                log.info("the output was committed as the timeout passed: succeeded")
+            elif deadline.cancelled_caught:
                 raise ExecutionTimeout(
                     f"the execution did not finish within the workflow's timeout_seconds "
                     f"({workflow.timeout_seconds:g} s); the output upload was aborted"
@@ -129,7 +151,13 @@ class ExecutionEngine:
         record.upload_id = None
         record.upload_ids = {}
         record.finished_at = utc_now()
-        await report()
+        if committed:
+            # The save of a committed output is shielded too (bounded by its own deadline):
+            # a cancellation now would leave a finished write recorded as running.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(DEFAULT_COMMIT_TIMEOUT):
+                await report()
+        else:
+            await report()
         return record
 
     async def _run(
@@ -142,8 +170,10 @@ class ExecutionEngine:
         tee: FrameCallback | None,
         store_output: bool,
         output_name: str | None,
+        committed: list[dict[str, WriteResult]],
     ) -> dict[str, WriteResult]:
-        """Run the pipeline; returns what each output wrote, by branch name."""
+        """Run the pipeline; returns what each output wrote, by branch name (also appended
+        to ``committed`` the moment the commit returns, before any cancellation point)."""
         reader = pinned_reader(self.io, record.input, self.transfer)
         check: Callable[[ObjectInfo], None] | None = None
         if is_pinned(record.input):  # checked on the first GET's answer, before any byte goes on
@@ -183,6 +213,7 @@ class ExecutionEngine:
                 result = await run_pipeline(
                     stages, sink, capacity=self.transfer.channel_capacity, metrics=pipeline_metrics
                 )
+                committed.append(result.output)
             except Exception as exc:  # re-raised below, outside the group: not wrapped
                 failure = exc
             finally:

@@ -412,6 +412,7 @@ class Executor:
             self._lost(record.id)
         except Exception:
             logger.exception("execution %s: could not save its progress", record.id)
+            self.lease_keeper.check()  # a failed save renews nothing: stop if overdue
 
     def _run_slots(self) -> anyio.Semaphore:
         if self._slots is None:

@@ -19,6 +19,10 @@ A fan-out execution has one output key per branch, so both windows are handled p
 every branch's key is swept for open uploads, and its outputs are recorded only when every
 branch committed one; when only some did (the crash fell between two completions), those are
 deleted again — all or nothing — and the execution runs again.
+
+"Committed" is decided only from answers: a HEAD answered 404 means "not there"; a HEAD that
+failed (a 5xx, a timeout, a refused connection) raises :class:`OutputUnknown`, before anything
+is deleted, and the takeover is tried again later.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from storage_adapter.uploads import (
     completed_output,
     list_open_uploads,
 )
-from trigger_service.errors import TriggerServiceError
+from trigger_service.errors import OutputUnknown, TriggerServiceError
 from trigger_service.execution.sinks import delete_output
 from trigger_service.records import ExecutionRecord, ObjectRef, OutputRef
 from trigger_service.workflows.branches import Branch
@@ -64,7 +68,8 @@ async def committed_output(
     """The output this execution already committed, if the store holds it.
 
     Of a fan-out: every branch's output when all are committed; else None, after deleting
-    the ones that were.
+    the ones that were. Raises :class:`OutputUnknown` (nothing deleted) when a HEAD got no
+    answer.
     """
     if not workflow.fan_out:
         found = await _committed(io, workflow.branches[0], record)
@@ -96,8 +101,10 @@ async def _committed(io: StorageIO, branch: Branch, record: ExecutionRecord) -> 
             metadata=output_marker(record.id),
         )
     except StorageError as exc:
-        logger.warning("execution %s: could not look for its output: %s", record.id, exc)
-        return None
+        raise OutputUnknown(
+            f"could not learn whether execution {record.id} committed "
+            f"s3://{branch.output.bucket}/{key}: {exc}; its takeover is tried again later"
+        ) from exc
 
 
 async def _delete_partial(io: StorageIO, record: ExecutionRecord, output: OutputRef) -> None:

@@ -9,7 +9,9 @@ attempt of its workflow's retry policy (then it fails with code ``Interrupted``)
 takeover of a *running* record counts a crash (``record.crashes``): an input whose worker died
 :data:`POISON_AFTER` times while running it (an OOM kill, a segfault) is quarantined, failed
 for good with code ``PoisonInput``, instead of killing its neighbours on every redelivery. A
-record a stopping worker handed back is ``queued``, not running: no crash is counted.
+record a stopping worker handed back is ``queued``, not running: no crash is counted. When the
+storage does not answer whether the output was committed (``OutputUnknown``), nothing is
+touched: the lease is given back and a later sweep tries again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from trigger_service.errors import PoisonInput, StoreUnavailable, UnknownWorkflow
+from trigger_service.errors import OutputUnknown, PoisonInput, StoreUnavailable, UnknownWorkflow
 from trigger_service.execution.recovery import (
     abort_orphan_uploads,
     abort_recorded_upload,
@@ -62,9 +64,13 @@ class Takeovers:
         queued: list[ExecutionRecord] = []
         for record in claimed:
             reservation = self.executor.reserve()
-            if await self.executor.resume(reservation, record):
-                queued.append(record)
-            reservation.release()
+            try:
+                if await self.executor.resume(reservation, record):
+                    queued.append(record)
+            except OutputUnknown as exc:
+                logger.warning("execution %s: takeover put off: %s", record.id, exc.message)
+            finally:
+                reservation.release()
         if claimed:
             logger.info(
                 "took over %d execution(s) whose lease expired; %d queued again",
@@ -85,7 +91,11 @@ class Takeovers:
             return False
         if record.status is ExecutionStatus.RUNNING:
             io = self.executor.engine.io
-            output = await committed_output(io, workflow, record)
+            try:
+                output = await committed_output(io, workflow, record)
+            except OutputUnknown:
+                await self._give_back(record)
+                raise
             if output is not None:
                 await self.executor._succeeded_before_crash(record, output)
                 return False
@@ -139,6 +149,15 @@ class Takeovers:
             self.executor._active.discard(record.id)
             raise
         return True
+
+    async def _give_back(self, record: ExecutionRecord) -> None:
+        """Stop holding ``record`` and give its lease back, so a later sweep takes it again."""
+        self.executor._active.discard(record.id)
+        leases = self.executor.leases
+        try:
+            await self.executor.store.renew(leases.worker_id, [record.id], 0)
+        except StoreUnavailable as exc:
+            logger.warning("execution %s: could not give its lease back: %s", record.id, exc)
 
     async def sweep(self) -> None:
         """Every lease period, take over what dead workers left (one winner per execution)."""
